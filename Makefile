@@ -1,0 +1,66 @@
+# Every command a person runs. `make start` and `make test` install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
+AWS_EMULATOR_PORT ?= 4566
+
+.PHONY: install start test lint typecheck unit merchant demo reconcile deploy-local package clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+## start: run the whole gateway locally (foreground, Ctrl-C stops it)
+start: install
+	$(PY) -m local.stack
+
+## test: lint, type-check and every test suite (starts and stops what the tests need)
+test: install lint typecheck
+	$(PY) -m pytest
+
+unit: install
+	$(PY) -m pytest -m unit
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) contracts/build_openapi.py --check
+
+typecheck: install
+	$(VENV)/bin/mypy shared_kernel local contracts/build_openapi.py services/bank-simulator
+
+## merchant NAME=<name>: create a merchant on the running local stack
+merchant: install
+	@$(PY) -m local.merchant "$(NAME)"
+
+## demo: walk one payment through every state on the running local stack
+demo: install
+	$(PY) -m local.demo
+
+## reconcile: one reconciler pass on the running local stack
+reconcile: install
+	$(PY) -m local.reconcile
+
+## deploy-local: `sls deploy --stage local` of every service through serverless-localstack
+deploy-local: install
+	$(PY) -m local.deploy
+
+## package: `sls package` of every function service
+package: install
+	for s in merchant-api bank-forwarder bank-callback; do \
+	  (cd services/$$s && ../../node_modules/.bin/osls package --stage local) || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules .local services/*/.serverless

@@ -1,0 +1,410 @@
+"""Build the merchant API's OpenAPI 3.1 document from the JSON Schemas beside this script.
+
+The schemas are the single source of truth; ``merchant-api.openapi.json`` is generated from
+them and committed so that tools (Schemathesis, client generators, reviewers) can read it
+without running code. The document is self-contained: every schema it needs is embedded
+under ``components/schemas`` and every ``$ref`` points inside the document.
+
+    python contracts/build_openapi.py           # (re)write merchant-api.openapi.json
+    python contracts/build_openapi.py --check   # exit 1 when the committed file is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+CONTRACTS_DIR = Path(__file__).resolve().parent
+OUTPUT = CONTRACTS_DIR / "merchant-api.openapi.json"
+SCHEMA_SUFFIX = ".schema.json"
+COMMON_FILE = "common.schema.json"
+COMPONENTS = "#/components/schemas/"
+# Keys that only make sense in a standalone schema file, or only to our own validator.
+DROPPED_KEYS = frozenset({"$schema", "$id", "x-error-message"})
+# The schemas the merchant API uses directly; whatever they reference comes along.
+ROOT_FILES = (
+    "submit-payment-request.schema.json",
+    "payment-resource.schema.json",
+    "error.schema.json",
+)
+JSON = "application/json"
+LOCATION_EXAMPLE = (
+    "/merchant/2d6f7c8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f/payment/9f1c0c5e-3b7a-4e0f-8d2a-6c1b5e4f3a21"
+)
+
+API_DESCRIPTION = """\
+The merchant side of the payment gateway. A merchant submits a card payment; the gateway \
+validates it, stores it durably, answers `201` at once and forwards it to the acquiring bank \
+asynchronously. The merchant reads the payment's status at any time.
+
+**Authentication.** Every request carries `Authorization: Bearer <api_key>`. API keys are \
+random (at least 128 bits), shown once at creation and stored only as a keyed hash. A key \
+may only act on its own merchant: another merchant's id in the path is `403 forbidden`, and \
+another merchant's payment is `404 not_found`.
+
+**Bodies.** Requests and responses are JSON (`Content-Type: application/json`, else `415`); \
+a request body over 16384 bytes is `413`.
+
+**Card data.** The full card number and the CVV never appear in any response, log line, queue \
+message or stored item in plain text; a payment shows only `last4`, `brand` and the expiry.
+
+**Errors.** Every error has the body `{"error": {"code", "message", "details": [{"field", \
+"message"}]}}`; `details` may be empty. Validation reports every failing field at once. \
+Bad input always gets a 4xx and changes nothing; `500 internal_error` is never an answer to \
+input.
+
+**Idempotency.** `POST` accepts an optional `Idempotency-Key` (1-255 printable ASCII \
+characters), scoped to the merchant. A repeat with the same key and the same body within 24 \
+hours returns the status and body of the first answer with `Idempotent-Replayed: true`, \
+creates no payment and sends nothing to the bank; the same key with a different body is \
+`422 idempotency_key_reused`; a repeat while the first is still running is \
+`409 idempotency_in_progress`. Only a request that passed validation is stored.
+
+**Statuses.** `pending` (accepted, not yet acknowledged by the bank) -> `processing` \
+(acknowledged by the bank) -> `succeeded`, `declined` (with `decline_reason`) or `failed` \
+(the bank rejected the request as invalid, or forwarding gave up after its retries). The \
+last three are final."""
+
+ERRORS: dict[str, tuple[str, str, str]] = {
+    # status: (response component, code, when)
+    "400": (
+        "ValidationError",
+        "validation_error",
+        (
+            "The body or a path parameter is invalid (including malformed JSON and a payment "
+            "id that is not a UUID); `details` lists every failing field."
+        ),
+    ),
+    "401": ("Unauthorized", "unauthorized", "The API key is missing or unknown."),
+    "403": (
+        "Forbidden",
+        "forbidden",
+        "The API key belongs to a different merchant than the path's.",
+    ),
+    "404": (
+        "NotFound",
+        "not_found",
+        "No such payment for this merchant (another merchant's payment is also 404).",
+    ),
+    "409": (
+        "IdempotencyInProgress",
+        "idempotency_in_progress",
+        "A request with the same Idempotency-Key is still being processed; retry later.",
+    ),
+    "413": ("PayloadTooLarge", "payload_too_large", "The body is over 16 KiB (16384 bytes)."),
+    "415": (
+        "UnsupportedMediaType",
+        "unsupported_media_type",
+        "`Content-Type` is not `application/json`.",
+    ),
+    "422": (
+        "IdempotencyKeyReused",
+        "idempotency_key_reused",
+        "The Idempotency-Key was used before with a different body.",
+    ),
+    "500": (
+        "InternalError",
+        "internal_error",
+        (
+            "The gateway failed; never the answer to bad input. Retrying with the same "
+            "Idempotency-Key is safe."
+        ),
+    ),
+}
+ERROR_MESSAGES = {
+    "validation_error": "The request is invalid.",
+    "unauthorized": "A valid API key is required.",
+    "forbidden": "This API key cannot act for this merchant.",
+    "not_found": "No such payment.",
+    "idempotency_in_progress": "A request with this Idempotency-Key is still being processed.",
+    "payload_too_large": "The request body is larger than 16384 bytes.",
+    "unsupported_media_type": "The request body must be application/json.",
+    "idempotency_key_reused": "This Idempotency-Key was used with a different request body.",
+    "internal_error": "Something went wrong on our side.",
+}
+VALIDATION_DETAILS = [
+    {"field": "card_number", "message": "is not a valid card number (Luhn check failed)"},
+    {"field": "expiry_year", "message": "the card has expired"},
+]
+SUBMIT_ERRORS = ("400", "401", "403", "409", "413", "415", "422", "500")
+GET_ERRORS = ("400", "401", "403", "404", "500")
+
+
+def load_schemas() -> dict[str, dict[str, Any]]:
+    """Every ``*.schema.json`` file in contracts/, by file name."""
+    return {
+        path.name: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(CONTRACTS_DIR.glob(f"*{SCHEMA_SUFFIX}"))
+    }
+
+
+def pascal_case(name: str) -> str:
+    """``card_number`` -> ``CardNumber``: how a common definition is named as a component."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def component_ref(ref: str, current_file: str, schemas: dict[str, dict[str, Any]]) -> str:
+    """Where a schema file's ``$ref`` points once the schemas are embedded in the document."""
+    target, _, pointer = ref.partition("#")
+    target_file = target or current_file
+    if target_file not in schemas:
+        raise ValueError(f"{current_file}: $ref {ref!r} points outside contracts/")
+    if target_file == COMMON_FILE:
+        prefix = "/$defs/"
+        name = pointer.removeprefix(prefix)
+        if not pointer.startswith(prefix) or "/" in name:
+            raise ValueError(f"{current_file}: $ref {ref!r} is not a common definition")
+        return COMPONENTS + pascal_case(name)
+    title: str = schemas[target_file]["title"]
+    return COMPONENTS + title + pointer
+
+
+def embed(node: Any, current_file: str, schemas: dict[str, dict[str, Any]]) -> Any:
+    """A copy of a schema (or part of one) with its ``$ref``s pointing into the document."""
+    if isinstance(node, dict):
+        copy: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in DROPPED_KEYS:
+                continue
+            if key == "$ref" and isinstance(value, str):
+                copy[key] = component_ref(value, current_file, schemas)
+            else:
+                copy[key] = embed(value, current_file, schemas)
+        return copy
+    if isinstance(node, list):
+        return [embed(item, current_file, schemas) for item in node]
+    return node
+
+
+def all_components(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every schema file and every common definition, embedded, by component name."""
+    components: dict[str, Any] = {}
+    for file_name, schema in schemas.items():
+        if file_name == COMMON_FILE:
+            for name, definition in schema["$defs"].items():
+                components[pascal_case(name)] = embed(definition, file_name, schemas)
+        else:
+            components[schema["title"]] = embed(schema, file_name, schemas)
+    return components
+
+
+def references(node: Any) -> set[str]:
+    """The names of the components a piece of the document refers to."""
+    if isinstance(node, dict):
+        found = set()
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(COMPONENTS):
+                found.add(value.removeprefix(COMPONENTS).split("/")[0])
+            else:
+                found |= references(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(references(item) for item in node))
+    return set()
+
+
+def reachable(roots: set[str], components: dict[str, Any]) -> dict[str, Any]:
+    """The components that ``roots`` need, directly or not, sorted by name."""
+    needed: set[str] = set()
+    pending = set(roots)
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending |= references(components[name])
+    return {name: components[name] for name in sorted(needed)}
+
+
+def schema_ref(name: str) -> dict[str, str]:
+    """A ``$ref`` to a schema component."""
+    return {"$ref": COMPONENTS + name}
+
+
+def json_content(schema_name: str, example: Any) -> dict[str, Any]:
+    """An ``application/json`` content map with a schema and an example."""
+    return {JSON: {"schema": schema_ref(schema_name), "example": example}}
+
+
+def error_responses() -> dict[str, Any]:
+    """One reusable response per error status, each with the error body and an example."""
+    responses = {}
+    for component, code, when in ERRORS.values():
+        details = VALIDATION_DETAILS if code == "validation_error" else []
+        example = {"error": {"code": code, "message": ERROR_MESSAGES[code], "details": details}}
+        responses[component] = {
+            "description": f"`{code}`: {when}",
+            "content": json_content("Error", example),
+        }
+    return dict(sorted(responses.items()))
+
+
+def error_refs(statuses: tuple[str, ...]) -> dict[str, Any]:
+    """The ``responses`` entries of an operation's error statuses."""
+    return {status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"} for status in statuses}
+
+
+def build_document() -> dict[str, Any]:
+    """The merchant API's OpenAPI 3.1 document, built from the schemas in contracts/."""
+    schemas = load_schemas()
+    roots = {schemas[name]["title"] for name in ROOT_FILES} | {"Uuid", "IdempotencyKey"}
+    payment_example = schemas["payment-resource.schema.json"]["examples"][0]
+    submit_example = schemas["submit-payment-request.schema.json"]["examples"][0]
+    payment_content = json_content("PaymentResource", payment_example)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Payment gateway - merchant API",
+            "version": "1.0.0",
+            "description": API_DESCRIPTION,
+        },
+        "servers": [{"url": "http://127.0.0.1:3000", "description": "local (`make start`)"}],
+        "security": [{"ApiKey": []}],
+        "tags": [{"name": "payments", "description": "Submit card payments and read them."}],
+        "paths": {
+            "/merchant/{merchant_id}/payments": {
+                "post": {
+                    "tags": ["payments"],
+                    "operationId": "submitPayment",
+                    "summary": "Submit a card payment",
+                    "description": (
+                        "Validates the payment (every failing field reported at once; the card "
+                        "number must pass the Luhn check and the card must not have expired: it "
+                        "is valid through the last day of its expiry month, UTC), stores it "
+                        "durably, queues it for the acquiring bank and answers `201` with the "
+                        "payment in status `pending`. If the queue cannot be reached at that "
+                        "moment the reconciler queues the payment within a minute."
+                    ),
+                    "parameters": [
+                        {"$ref": "#/components/parameters/MerchantId"},
+                        {"$ref": "#/components/parameters/IdempotencyKey"},
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content("SubmitPaymentRequest", submit_example),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": (
+                                "The payment was accepted and durably stored (or, with "
+                                "`Idempotent-Replayed: true`, the first answer to this "
+                                "Idempotency-Key replayed)."
+                            ),
+                            "headers": {
+                                "Location": {
+                                    "description": "The payment's URL.",
+                                    "required": True,
+                                    "schema": {
+                                        "type": "string",
+                                        "examples": [LOCATION_EXAMPLE],
+                                    },
+                                },
+                                "Idempotent-Replayed": {
+                                    "description": (
+                                        "Present, with the value `true`, only when this answer "
+                                        "replays the stored answer to an earlier request with "
+                                        "the same Idempotency-Key and body."
+                                    ),
+                                    "required": False,
+                                    "schema": {"type": "string", "enum": ["true"]},
+                                },
+                            },
+                            "content": payment_content,
+                        },
+                        **error_refs(SUBMIT_ERRORS),
+                    },
+                }
+            },
+            "/merchant/{merchant_id}/payment/{payment_id}": {
+                "get": {
+                    "tags": ["payments"],
+                    "operationId": "getPayment",
+                    "summary": "Read a payment",
+                    "description": (
+                        "The payment's current state. A payment id that is not a UUID is `400`; "
+                        "a payment of another merchant is `404`, as if it did not exist."
+                    ),
+                    "parameters": [
+                        {"$ref": "#/components/parameters/MerchantId"},
+                        {"$ref": "#/components/parameters/PaymentId"},
+                    ],
+                    "responses": {
+                        "200": {"description": "The payment.", "content": payment_content},
+                        **error_refs(GET_ERRORS),
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "ApiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "API key",
+                    "description": "The merchant's API key: `Authorization: Bearer <api_key>`.",
+                }
+            },
+            "parameters": {
+                "MerchantId": {
+                    "name": "merchant_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The merchant's id; must be the API key's merchant.",
+                    "schema": schema_ref("Uuid"),
+                },
+                "PaymentId": {
+                    "name": "payment_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The payment's id, as returned by submit.",
+                    "schema": schema_ref("Uuid"),
+                },
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": (
+                        "Makes the request safe to retry: scoped to the merchant, remembered "
+                        "for 24 hours."
+                    ),
+                    "schema": schema_ref("IdempotencyKey"),
+                },
+            },
+            "responses": error_responses(),
+            "schemas": reachable(roots, all_components(schemas)),
+        },
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    """The document as the committed file holds it."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the document, or with ``--check`` say whether the committed one is current."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed document is stale"
+    )
+    args = parser.parse_args(argv)
+    text = render(build_document())
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        if current != text:
+            print(
+                f"{OUTPUT.name} is stale: run `python contracts/build_openapi.py`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{OUTPUT.name} is up to date")
+        return 0
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""The whole gateway on this machine: AWS emulator, the three Lambda services under
+serverless-offline, the bank simulator, and the glue AWS would provide (API Gateway's
+gateway responses, the SQS event source, the reconciler's schedule).
+
+`python -m local.stack` (what `make start` runs) starts everything, seeds a demo merchant,
+prints `gateway ready` and stays in the foreground until Ctrl-C. Tests use `LocalStack`
+directly, on free ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+OSLS = ROOT / "node_modules" / ".bin" / "osls"
+STAGE = "local"
+REGION = "eu-west-1"
+DEFAULT_CALLBACK_SECRET = "local-dev-callback-secret-change-me"
+DEFAULT_BANK_API_KEY = "local-dev-bank-api-key"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env_port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass
+class Ports:
+    """Public ports (SPEC §2) and the internal ones behind them."""
+
+    merchant_api: int = 3000
+    callback_api: int = 3001
+    bank_simulator: int = 3002
+    aws_emulator: int = 4566
+    merchant_offline: int = field(default_factory=free_port)
+    merchant_lambda: int = field(default_factory=free_port)
+    callback_offline: int = field(default_factory=free_port)
+    callback_lambda: int = field(default_factory=free_port)
+    forwarder_offline: int = field(default_factory=free_port)
+    forwarder_lambda: int = field(default_factory=free_port)
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        """SPEC's defaults, overridable with the documented environment variables."""
+        return cls(
+            merchant_api=_env_port("MERCHANT_API_PORT", 3000),
+            callback_api=_env_port("CALLBACK_API_PORT", 3001),
+            bank_simulator=_env_port("BANK_SIMULATOR_PORT", 3002),
+            aws_emulator=_env_port("AWS_EMULATOR_PORT", 4566),
+        )
+
+    @classmethod
+    def all_free(cls) -> Ports:
+        """Every port free (for test runs beside a developer's `make start`)."""
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+def wait_until(check: Any, what: str, timeout: float) -> None:
+    """Poll `check()` until it is true, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not come up within {timeout:.0f}s")
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_status(url: str) -> int:
+    """The HTTP status of a GET (any status counts as an answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+@dataclass
+class LocalStack:
+    """Starts and stops every local process of the gateway; see the module docstring."""
+
+    ports: Ports
+    callback_secret: str = DEFAULT_CALLBACK_SECRET
+    bank_api_key: str = DEFAULT_BANK_API_KEY
+    log_dir: Path = ROOT / ".local" / "logs"
+    reconcile_every_s: float = 60.0
+    bank_callback_delay_ms: int = 200
+    quiet: bool = False
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _closers: list[Any] = field(default_factory=list)
+    queue_url: str = ""
+
+    # -- environment ------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The AWS emulator's URL."""
+        return f"http://127.0.0.1:{self.ports.aws_emulator}"
+
+    def aws_env(self) -> dict[str, str]:
+        """What every process needs to talk to the emulator instead of AWS."""
+        return {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_EMULATOR_PORT": str(self.ports.aws_emulator),
+        }
+
+    def function_env(self) -> dict[str, str]:
+        """The environment of the serverless-offline processes (and their Lambdas)."""
+        return {
+            **os.environ,
+            **self.aws_env(),
+            "STAGE": STAGE,
+            "VIRTUAL_ENV": str(VENV_BIN.parent),
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PAYMENT_QUEUE_URL": self.queue_url,
+            "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
+            "BANK_SIMULATOR_PORT": str(self.ports.bank_simulator),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def settings_env(self) -> dict[str, str]:
+        """Environment for shared_kernel.Settings in this process (seeding, tests)."""
+        return {
+            **self.aws_env(),
+            "STAGE": STAGE,
+            "PAYMENTS_TABLE": f"gateway-{STAGE}-payments",
+            "MERCHANTS_TABLE": f"gateway-{STAGE}-merchants",
+            "PAYMENT_QUEUE_URL": self.queue_url,
+            "CARD_KEY_ID": f"alias/gateway-{STAGE}-cards",
+            "API_KEY_PEPPER_SECRET_ID": f"gateway-{STAGE}/api-key-pepper",
+            "CALLBACK_SECRET_ID": f"gateway-{STAGE}/bank-callback-secret",
+            "BANK_API_KEY_SECRET_ID": f"gateway-{STAGE}/bank-api-key",
+            "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
+        }
+
+    # -- processes ----------------------------------------------------------------------
+
+    def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with process
+        self.processes[name] = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def start(self) -> None:
+        """Start everything and wait until every endpoint answers."""
+        started = time.monotonic()
+        try:
+            self._start_emulator()
+            self._deploy_resources()
+            self._start_bank_simulator()
+            self._start_functions()
+            self._start_glue()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        self._say(f"all parts up in {time.monotonic() - started:.1f}s")
+
+    def _start_emulator(self) -> None:
+        self._say(f"AWS emulator (moto server) on {self.endpoint}")
+        self._spawn(
+            "aws-emulator",
+            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws_emulator)],
+            ROOT, {**os.environ},
+        )
+        wait_until(lambda: port_open(self.ports.aws_emulator), "the AWS emulator", 30)
+
+    def _deploy_resources(self) -> None:
+        self._say("deploying services/resources with `osls deploy --stage local`")
+        env = {**os.environ, **self.aws_env()}
+        env.pop("AWS_ENDPOINT_URL")  # serverless-localstack sets the endpoints itself
+        result = subprocess.run(
+            [str(OSLS), "deploy", "--stage", STAGE],
+            cwd=ROOT / "services" / "resources", env=env, capture_output=True, timeout=240,
+        )
+        (self.log_dir / "deploy-resources.log").write_bytes(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise RuntimeError(
+                "deploying the resources failed:\n" + result.stdout.decode()[-3000:]
+            )
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+        )
+        sqs = session.client("sqs", endpoint_url=self.endpoint)
+        self.queue_url = sqs.get_queue_url(QueueName=f"gateway-{STAGE}-payments-to-bank")[
+            "QueueUrl"
+        ]
+        secrets = session.client("secretsmanager", endpoint_url=self.endpoint)
+        for name, value in (
+            ("bank-callback-secret", self.callback_secret),
+            ("bank-api-key", self.bank_api_key),
+        ):
+            secrets.put_secret_value(SecretId=f"gateway-{STAGE}/{name}", SecretString=value)
+
+    def _start_bank_simulator(self) -> None:
+        self._say(f"bank simulator on http://127.0.0.1:{self.ports.bank_simulator}")
+        env = {
+            **os.environ,
+            "BANK_SIMULATOR_PORT": str(self.ports.bank_simulator),
+            "BANK_CALLBACK_URL": f"http://127.0.0.1:{self.ports.callback_api}/bank/payment-updates",
+            "BANK_CALLBACK_SECRET": self.callback_secret,
+            "BANK_API_KEY": self.bank_api_key,
+            "BANK_CALLBACK_DELAY_MS": str(self.bank_callback_delay_ms),
+        }
+        self._spawn(
+            "bank-simulator",
+            [sys.executable, str(ROOT / "services" / "bank-simulator" / "bank_simulator.py")],
+            ROOT, env,
+        )
+
+    def _start_functions(self) -> None:
+        p = self.ports
+        for name, http_port, lambda_port in (
+            ("merchant-api", p.merchant_offline, p.merchant_lambda),
+            ("bank-callback", p.callback_offline, p.callback_lambda),
+            ("bank-forwarder", p.forwarder_offline, p.forwarder_lambda),
+        ):
+            self._say(f"{name} under serverless-offline")
+            self._spawn(
+                name,
+                [
+                    str(OSLS), "offline", "start", "--stage", STAGE,
+                    "--httpPort", str(http_port), "--lambdaPort", str(lambda_port),
+                ],
+                ROOT / "services" / name, self.function_env(),
+            )
+
+    def _start_glue(self) -> None:
+        import boto3
+
+        from local.edge import load_gateway_responses, start_edge
+        from local.event_sources import Schedule, SqsEventSource, invoke_via_offline
+
+        p = self.ports
+        merchant_yml = ROOT / "services" / "merchant-api" / "serverless.yml"
+        responses = load_gateway_responses(merchant_yml)
+        self._say(f"merchant API on http://127.0.0.1:{p.merchant_api}")
+        self._closers.append(start_edge(p.merchant_api, p.merchant_offline, responses))
+        self._say(f"bank callback API on http://127.0.0.1:{p.callback_api}")
+        self._closers.append(start_edge(p.callback_api, p.callback_offline, responses))
+
+        sqs = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+        ).client("sqs", endpoint_url=self.endpoint)
+        queue_arn = f"arn:aws:sqs:{REGION}:123456789012:gateway-{STAGE}-payments-to-bank"
+        forward = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-forward", 60)
+        source = SqsEventSource(sqs, self.queue_url, queue_arn, forward, batch_size=10)
+        reconcile = invoke_via_offline(
+            p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120
+        )
+        schedule = Schedule(reconcile, self.reconcile_every_s)
+        self._say("forwarder consuming the queue; reconciler every "
+                  f"{self.reconcile_every_s:.0f}s")
+        self._pending_starts = [source, schedule]
+
+    def _wait_ready(self) -> None:
+        p = self.ports
+        for name, port in (
+            ("merchant-api", p.merchant_offline),
+            ("bank-callback", p.callback_offline),
+            ("bank-forwarder", p.forwarder_lambda),
+            ("bank-simulator", p.bank_simulator),
+        ):
+            self._wait_port(name, port)
+        wait_until(
+            lambda: http_status(f"http://127.0.0.1:{p.bank_simulator}/health") == 200,
+            "the bank simulator", 30,
+        )
+        # Any HTTP answer (here 401: no key) means the route table and the edge are up.
+        wait_until(
+            lambda: http_status(
+                f"http://127.0.0.1:{p.merchant_api}/merchant/x/payment/y"
+            ) in (400, 401, 403, 404),
+            "the merchant API", 60,
+        )
+        for starter in self._pending_starts:
+            starter.start()
+            self._closers.append(starter)
+
+    def _wait_port(self, name: str, port: int) -> None:
+        def up() -> bool:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited; see {self.log_dir / (name + '.log')}")
+            return port_open(port)
+
+        wait_until(up, name, 120)
+
+    def stop(self) -> None:
+        """Stop everything this stack started, by process id (children included)."""
+        for closer in reversed(self._closers):
+            try:
+                closer.stop() if hasattr(closer, "stop") else closer.close()
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                pass
+        self._closers.clear()
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=5)
+        self.processes.clear()
+
+    # -- merchants ----------------------------------------------------------------------
+
+    def register_merchant(self, name: str) -> dict[str, str]:
+        """Create a merchant in the running stack; its id and (only copy of) its key."""
+        return register_merchant(self.settings_env(), name)
+
+
+def register_merchant(env: dict[str, str], name: str) -> dict[str, str]:
+    """Create a merchant through the real use case and adapters, against `env`'s stack."""
+    from shared_kernel.bootstrap import build_gateway
+    from shared_kernel.settings import Settings
+
+    created = build_gateway(Settings.from_env(env)).register_merchant(name)
+    return {"merchant_id": str(created.merchant_id), "api_key": created.api_key}
+
+
+def main() -> None:
+    """`make start`: run the gateway in the foreground until Ctrl-C."""
+    stack = LocalStack(
+        Ports.from_env(),
+        callback_secret=os.environ.get("BANK_CALLBACK_SECRET", DEFAULT_CALLBACK_SECRET),
+        reconcile_every_s=float(os.environ.get("RECONCILE_EVERY_S", "60")),
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stack.start()
+    merchant = stack.register_merchant("Demo merchant")
+    print("demo merchant: " + json.dumps(merchant), flush=True)
+    print(f"logs in {stack.log_dir}", flush=True)
+    print("gateway ready", flush=True)
+    try:
+        while not stopping.wait(1):
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited unexpectedly; stopping", flush=True)
+                    stopping.set()
+    finally:
+        print("stopping the gateway", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""POST /bank/payment-updates — the bank reports a payment's status (signed)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from shared_kernel.adapters.apigateway import respond
+from shared_kernel.api.bank_callback import http_errors, verified_update
+from shared_kernel.bootstrap import gateway
+from shared_kernel.observability.logging import get_logger
+
+logger = get_logger("bank-callback")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@http_errors
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Verify, parse, apply; 200 also for a repeat of the status the payment already has."""
+    app = gateway()
+    update = verified_update(event, app.callback_secrets(), time.time())
+    logger.append_keys(payment_id=str(update.payment_id), merchant_id=str(update.merchant_id))
+    changed = app.apply_bank_update(update)
+    logger.info("bank update", extra={"status": update.outcome.status, "changed": changed})
+    return respond(200, {"received": True})

@@ -1,0 +1,1 @@
+"""The acquiring bank connector: HTTP client, wire formats and status mapping, signatures."""

@@ -1,0 +1,118 @@
+"""AcquiringBank over HTTP (SPEC §4), with urllib3: already loaded by botocore, so it adds
+nothing to a cold start.
+
+Every failure is sorted into one of two kinds: BankRejected (400/422: the request is invalid,
+never retry) and BankUnavailable (anything else: 401/403, 5xx, timeouts, connection errors,
+answers that break their contract; the outcome is unknown). There are no automatic retries:
+the queue's redelivery is the retry policy, and each retry carries the same Idempotency-Key.
+The request body holds the card number and CVV: it is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from uuid import UUID
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from shared_kernel.adapters.bank.transformers import (
+    parse_acceptance,
+    parse_status_report,
+    to_bank_request,
+)
+from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, BankStatusReport
+from shared_kernel.domain.errors import BankRejected, BankUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Connections kept alive per bank host: the forwarder sends a batch of up to 10 at once.
+POOL_MAXSIZE = 10
+_REJECTED = frozenset({400, 422})
+_REFUSED_CREDENTIALS = frozenset({401, 403})
+
+
+class HttpAcquiringBank:
+    """The bank's `POST /payments` and `GET /payments/{id}`; safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Callable[[], str],
+        connect_timeout: float,
+        read_timeout: float,
+        pool: urllib3.PoolManager | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._pool = pool or urllib3.PoolManager(
+            maxsize=POOL_MAXSIZE, retries=False, timeout=self._timeout
+        )
+
+    def submit(self, request: BankPaymentRequest) -> BankAcceptance:
+        """Ask the bank to charge, with the payment id as Idempotency-Key.
+
+        Raises BankRejected (invalid: never retry) or BankUnavailable (outcome unknown).
+        """
+        body = json.dumps(to_bank_request(request), separators=(",", ":")).encode()
+        response = self._send(
+            "POST",
+            f"{self._base_url}/payments",
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": str(request.payment_id),
+            },
+        )
+        if response.status == 202:
+            return parse_acceptance(response.data, request.payment_id)
+        if response.status in _REJECTED:
+            raise BankRejected(f"bank rejected the payment request (HTTP {response.status})")
+        raise self._unavailable(response.status)
+
+    def status_of(self, payment_id: UUID) -> BankStatusReport | None:
+        """The bank's status for a payment; None if the bank never received it (404).
+
+        Raises BankUnavailable for any other answer than 200 or 404.
+        """
+        response = self._send("GET", f"{self._base_url}/payments/{payment_id}")
+        if response.status == 200:
+            return parse_status_report(response.data, payment_id)
+        if response.status == 404:
+            return None
+        raise self._unavailable(response.status)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        all_headers = {
+            "Accept": "application/json",
+            "Authorization": f"Bearer {self._api_key()}",
+            **(headers or {}),
+        }
+        try:
+            return self._pool.request(
+                method,
+                url,
+                body=body,
+                headers=all_headers,
+                timeout=self._timeout,
+                retries=False,
+                redirect=False,
+            )
+        except HTTPError as error:
+            # Timeouts, refused or reset connections, broken answers: the outcome is unknown.
+            raise BankUnavailable(f"bank unreachable ({type(error).__name__})") from error
+
+    @staticmethod
+    def _unavailable(status: int) -> BankUnavailable:
+        if status in _REFUSED_CREDENTIALS:
+            logger.error("bank refused the gateway's credentials", extra={"http_status": status})
+        return BankUnavailable(f"bank answered HTTP {status}")

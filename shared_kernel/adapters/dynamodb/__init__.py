@@ -1,0 +1,1 @@
+"""DynamoDB adapters (PynamoDB): the payments repository and the merchant directory."""

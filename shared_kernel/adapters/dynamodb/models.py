@@ -1,0 +1,161 @@
+"""PynamoDB storage models of the gateway's two tables: payments, and merchants with API keys.
+
+These are storage types only; the repositories map them to and from the domain explicitly.
+Table names, region and endpoint are not known at import time: the composition root calls
+`bind_tables` once per cold start. The tables themselves are created by CloudFormation
+(docs/tables.md holds their definitions, which the integration tests create from).
+
+The merchants table holds two item types under one generic string hash key `pk`, told apart
+by a prefix: `merchant#<uuid>` (a merchant) and `apikey#<keyed hash>` (one of its API keys).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    Attribute,
+    BinaryAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.constants import STRING
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+OPEN_PAYMENTS_INDEX = "open-payments-index"
+MERCHANT_PREFIX = "merchant#"
+API_KEY_PREFIX = "apikey#"
+API_KEY_ACTIVE = "active"
+API_KEY_REVOKED = "revoked"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a `Z`, fixed width so that strings sort by time."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """The aware UTC datetime written by `format_timestamp`."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class TimestampAttribute(Attribute[datetime]):
+    """A UTC datetime stored as a sortable ISO 8601 string (see `format_timestamp`)."""
+
+    attr_type = STRING
+
+    def serialize(self, value: datetime) -> str:
+        return format_timestamp(value)
+
+    def deserialize(self, value: str) -> datetime:
+        return parse_timestamp(value)
+
+
+class PrefixedKeyAttribute(Attribute[str]):
+    """A string key stored with a fixed type prefix (`merchant#...`), read back without it."""
+
+    attr_type = STRING
+
+    def __init__(self, prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+
+    def serialize(self, value: str) -> str:
+        return self.prefix + value
+
+    def deserialize(self, value: str) -> str:
+        if not value.startswith(self.prefix):
+            raise ValueError(f"key does not start with {self.prefix!r}")
+        return value[len(self.prefix) :]
+
+
+class OpenPaymentsIndex(GlobalSecondaryIndex["PaymentModel"]):  # type: ignore[no-untyped-call]
+    """Sparse index of payments that are not final yet, oldest change first (the reconciler's)."""
+
+    class Meta:
+        index_name = OPEN_PAYMENTS_INDEX
+        projection = AllProjection()
+
+    open_status = UnicodeAttribute(hash_key=True)
+    updated_at = TimestampAttribute(range_key=True)
+
+
+class PaymentModel(Model):
+    """One payment, keyed by its id; `version` guards every update (optimistic locking)."""
+
+    class Meta:
+        table_name = "payments"  # replaced by bind_tables
+        region: str | None = None
+        host: str | None = None
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    card_last4 = UnicodeAttribute()
+    card_brand = UnicodeAttribute()
+    expiry_month = NumberAttribute()
+    expiry_year = NumberAttribute()
+    reference = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    decline_reason = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+    bank_reference = UnicodeAttribute(null=True)
+    sealed_card = BinaryAttribute(null=True, legacy_encoding=False)
+    correlation_id = UnicodeAttribute(null=True)
+    created_at = TimestampAttribute()
+    updated_at = TimestampAttribute()
+    # The status while the payment is pending or processing, absent once it is final: only
+    # open payments are in the index, so the reconciler never reads settled ones.
+    open_status = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    open_payments = OpenPaymentsIndex()
+
+
+class MerchantModel(Model):
+    """A merchant: `pk` is `merchant#<uuid>`."""
+
+    class Meta:
+        table_name = "merchants"  # replaced by bind_tables
+        region: str | None = None
+        host: str | None = None
+
+    merchant_id = PrefixedKeyAttribute(MERCHANT_PREFIX, hash_key=True, attr_name="pk")
+    item_type = UnicodeAttribute(default="merchant")
+    name = UnicodeAttribute()
+    created_at = TimestampAttribute()
+
+
+class ApiKeyModel(Model):
+    """An API key, stored only as its keyed hash: `pk` is `apikey#<hash>`."""
+
+    class Meta:
+        table_name = "merchants"  # replaced by bind_tables
+        region: str | None = None
+        host: str | None = None
+
+    key_hash = PrefixedKeyAttribute(API_KEY_PREFIX, hash_key=True, attr_name="pk")
+    item_type = UnicodeAttribute(default="apikey")
+    merchant_id = UnicodeAttribute()
+    status = UnicodeAttribute(default=API_KEY_ACTIVE)
+    created_at = TimestampAttribute()
+
+
+def bind_tables(payments_table: str, merchants_table: str, region: str, host: str | None) -> None:
+    """Point the models at their tables (and endpoint); drops any cached connection."""
+    models: tuple[tuple[type[Model], str], ...] = (
+        (PaymentModel, payments_table),
+        (MerchantModel, merchants_table),
+        (ApiKeyModel, merchants_table),
+    )
+    for model, table_name in models:
+        model.Meta.table_name = table_name
+        model.Meta.region = region
+        model.Meta.host = host
+        model._connection = None

@@ -1,0 +1,156 @@
+"""PaymentRepository on DynamoDB: explicit mapping between PaymentRequest and PaymentModel.
+
+Writes are conditional: `add` never overwrites a payment, `save` succeeds only if the item
+still has the version that was read (optimistic locking), and removes every attribute that
+became empty (the sealed card once the bank has the payment, `open_status` once it is final).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from uuid import UUID
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
+
+from shared_kernel.adapters.dynamodb.models import PaymentModel
+from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
+from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
+from shared_kernel.domain.money import Money
+from shared_kernel.domain.payment import (
+    DeclineReason,
+    FailureReason,
+    PaymentRequest,
+    PaymentStatus,
+)
+
+CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+
+# What the aggregate may change after acceptance; everything else is written once by `add`.
+MUTABLE_ATTRIBUTES = (
+    "status",
+    "decline_reason",
+    "failure_reason",
+    "bank_reference",
+    "sealed_card",
+    "open_status",
+    "updated_at",
+)
+
+
+def to_item(payment: PaymentRequest) -> PaymentModel:
+    """The storage item of a payment, at the version it was read at (none if never stored)."""
+    item = PaymentModel(
+        payment_id=str(payment.id),
+        merchant_id=str(payment.merchant_id),
+        amount=payment.money.amount,
+        currency=payment.money.currency,
+        card_last4=payment.card.last4,
+        card_brand=payment.card.brand,
+        expiry_month=payment.card.expiry.month,
+        expiry_year=payment.card.expiry.year,
+        reference=payment.reference,
+        status=payment.status.value,
+        decline_reason=_value_or_none(payment.decline_reason),
+        failure_reason=_value_or_none(payment.failure_reason),
+        bank_reference=payment.bank_reference,
+        sealed_card=None if payment.sealed_card is None else payment.sealed_card.blob,
+        correlation_id=payment.correlation_id,
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+        open_status=None if payment.status.is_final else payment.status.value,
+    )
+    if payment.version:
+        item.version = payment.version
+    return item
+
+
+def to_domain(item: PaymentModel) -> PaymentRequest:
+    """The payment a storage item holds."""
+    return PaymentRequest(
+        id=UUID(item.payment_id),
+        merchant_id=UUID(item.merchant_id),
+        money=Money(int(item.amount), item.currency),
+        card=CardSummary(
+            last4=item.card_last4,
+            brand=item.card_brand,
+            expiry=Expiry(month=int(item.expiry_month), year=int(item.expiry_year)),
+        ),
+        reference=item.reference,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        status=PaymentStatus(item.status),
+        decline_reason=None if item.decline_reason is None else DeclineReason(item.decline_reason),
+        failure_reason=None if item.failure_reason is None else FailureReason(item.failure_reason),
+        bank_reference=item.bank_reference,
+        sealed_card=None if item.sealed_card is None else SealedCard(bytes(item.sealed_card)),
+        correlation_id=item.correlation_id,
+        version=int(item.version or 0),
+    )
+
+
+class DynamoPaymentRepository:
+    """Payments in the payments table, one item per payment, versioned."""
+
+    def add(self, payment: PaymentRequest) -> None:
+        """Store a new payment (version 0) at version 1; raises ConcurrentUpdate if its id
+        exists. Without a version PynamoDB also conditions on attribute_not_exists(version)."""
+        item = to_item(payment)
+        if item.version is not None:
+            raise ValueError("only a payment that was never stored can be added")
+        try:
+            item.save(condition=PaymentModel.payment_id.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
+                raise ConcurrentUpdate(f"payment {payment.id} already exists") from error
+            raise
+        payment.version = int(item.version or 1)
+
+    def get(self, payment_id: UUID) -> PaymentRequest:
+        """The payment with this id (strongly consistent read); raises PaymentNotFound."""
+        try:
+            item = PaymentModel.get(str(payment_id), consistent_read=True)
+        except PaymentModel.DoesNotExist:
+            raise PaymentNotFound(str(payment_id)) from None
+        return to_domain(item)
+
+    def save(self, payment: PaymentRequest) -> None:
+        """Write the changed state if the stored version is still `payment.version`.
+
+        Raises ConcurrentUpdate when someone else wrote first (or the payment was never
+        added); on success `payment.version` is the new version.
+        """
+        item = to_item(payment)
+        attributes = PaymentModel.get_attributes()
+        actions: list[Action] = []
+        for name in MUTABLE_ATTRIBUTES:
+            value = getattr(item, name)
+            attribute = attributes[name]
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        try:
+            # PynamoDB adds `version = :read_version` to the condition and `version + 1`.
+            item.update(actions=actions, condition=PaymentModel.payment_id.exists())
+        except UpdateError as error:
+            if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
+                raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
+            raise
+        payment.version = int(item.version or 0)
+
+    def open_payments(
+        self, status: PaymentStatus, updated_before: datetime, limit: int
+    ) -> Iterator[PaymentRequest]:
+        """Payments still in `status` (pending or processing) last changed before a time,
+        oldest first, at most `limit`: a Query on the sparse open-payments index."""
+        if status.is_final:
+            raise ValueError("only pending and processing payments are indexed")
+        items = PaymentModel.open_payments.query(
+            status.value,
+            PaymentModel.updated_at < updated_before,
+            limit=limit,
+        )
+        return (to_domain(item) for item in items)
+
+
+def _value_or_none(value: DeclineReason | FailureReason | None) -> str | None:
+    return None if value is None else value.value

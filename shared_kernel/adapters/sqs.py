@@ -1,0 +1,91 @@
+"""PaymentQueue on SQS: the message that hands an accepted payment to the bank forwarder.
+
+The body is the `payment-queue-message` contract: ids, a correlation id and the time it was
+queued; never card data (the forwarder loads the sealed card from the payments table). The
+queue URL is given by the composition root, so publishing is one SendMessage call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared_kernel import contracts
+from shared_kernel.application.ports import QueuedPayment, QueueUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+CONTRACT = "payment-queue-message"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def message_body(message: QueuedPayment, enqueued_at: datetime) -> dict[str, str]:
+    """The contract body of a queue message (ids only)."""
+    return {
+        "payment_id": str(message.payment_id),
+        "merchant_id": str(message.merchant_id),
+        "correlation_id": message.correlation_id,
+        "enqueued_at": enqueued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+class SqsPaymentQueue:
+    """Publishes payments to one SQS queue, validating each body against its contract."""
+
+    def __init__(
+        self,
+        client: SQSClient,
+        queue_url: str,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._clock = clock
+
+    def publish(self, message: QueuedPayment) -> None:
+        """Queue one message; raises QueueUnavailable when SQS cannot take it.
+
+        A body that breaks the contract raises ContractViolation: that is a bug, not an outage.
+        """
+        body = message_body(message, self._clock())
+        contracts.assert_valid(CONTRACT, body)
+        try:
+            self._client.send_message(
+                QueueUrl=self._queue_url,
+                MessageBody=json.dumps(body, separators=(",", ":")),
+                MessageAttributes={
+                    "correlation_id": {
+                        "DataType": "String",
+                        "StringValue": message.correlation_id,
+                    }
+                },
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise QueueUnavailable(f"payment queue unavailable: {type(error).__name__}") from error
+
+
+def parse_queued_payment(body: str) -> QueuedPayment:
+    """The payment a queue message names; raises ValueError if it breaks the contract."""
+    try:
+        document: object = json.loads(body)
+    except ValueError:
+        raise ValueError(f"{CONTRACT}: body is not JSON") from None
+    problems = contracts.validate(CONTRACT, document)
+    if problems:
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise ValueError(f"{CONTRACT} contract violated: {summary}")
+    assert isinstance(document, dict)
+    return QueuedPayment(
+        payment_id=UUID(document["payment_id"]),
+        merchant_id=UUID(document["merchant_id"]),
+        correlation_id=document["correlation_id"],
+    )

@@ -1,0 +1,126 @@
+"""The merchant API's wire format: the payment resource, path parsing, authorisation of
+the path's merchant, request validation, and the mapping of errors to HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from shared_kernel import contracts
+from shared_kernel.adapters.apigateway import HttpError, internal_error, respond_error
+from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
+from shared_kernel.domain.ids import parse_uuid
+from shared_kernel.domain.payment import PaymentRequest, draft_errors
+
+logger = logging.getLogger(__name__)
+
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339, UTC, whole seconds: `2026-11-26T10:00:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def payment_resource(payment: PaymentRequest) -> dict[str, Any]:
+    """The payment as merchants see it: never more of the card than last4 and brand."""
+    return {
+        "id": str(payment.id),
+        "merchant_id": str(payment.merchant_id),
+        "status": payment.status.value,
+        "decline_reason": payment.decline_reason.value if payment.decline_reason else None,
+        "amount": payment.money.amount,
+        "currency": payment.money.currency,
+        "card": {
+            "last4": payment.card.last4,
+            "brand": payment.card.brand,
+            "expiry_month": payment.card.expiry.month,
+            "expiry_year": payment.card.expiry.year,
+        },
+        "reference": payment.reference,
+        "created_at": timestamp(payment.created_at),
+        "updated_at": timestamp(payment.updated_at),
+    }
+
+
+def payment_location(payment: PaymentRequest) -> str:
+    """The resource's path, for the Location header."""
+    return f"/merchant/{payment.merchant_id}/payment/{payment.id}"
+
+
+def path_ids(event: Mapping[str, Any], *names: str) -> list[UUID]:
+    """The named path parameters as UUIDs; HttpError 400 naming every one that is not."""
+    params = event.get("pathParameters") or {}
+    parsed: list[UUID] = []
+    bad: list[FieldError] = []
+    for name in names:
+        value = parse_uuid(params.get(name))
+        if value is None:
+            bad.append(FieldError(name, "must be a UUID"))
+        else:
+            parsed.append(value)
+    if bad:
+        raise HttpError(400, "validation_error", "invalid path parameter", bad)
+    return parsed
+
+
+def authorise(event: Mapping[str, Any], path_merchant: UUID) -> UUID:
+    """The merchant the authorizer resolved, if it is the path's merchant.
+
+    HttpError 401 when no merchant was resolved, 403 when the key is another merchant's.
+    """
+    context = (event.get("requestContext") or {}).get("authorizer") or {}
+    caller = parse_uuid(context.get("merchant_id"))
+    if caller is None:
+        raise HttpError(401, "unauthorized", "missing or unknown API key")
+    if caller != path_merchant:
+        raise HttpError(403, "forbidden", "this API key cannot act for this merchant")
+    return caller
+
+
+def correlation_id(event: Mapping[str, Any]) -> str:
+    """The caller's X-Correlation-Id if well formed, else API Gateway's request id."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    given = headers.get("x-correlation-id")
+    if isinstance(given, str) and _CORRELATION_ID.fullmatch(given):
+        return given
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    return str(request_id) if request_id else "unknown"
+
+
+def submission_errors(body: object, today: date) -> list[FieldError]:
+    """Every failing field of a submit body: the contract's rules, then the domain's."""
+    found = {e.field: e for e in contracts.validate("submit-payment-request", body)}
+    if isinstance(body, Mapping):
+        for error in draft_errors(body, today):
+            found.setdefault(error.field, error)
+    return [found[name] for name in sorted(found)]
+
+
+def http_errors(handler: Handler) -> Handler:
+    """Map every error a merchant-API handler can meet to its HTTP answer (the one place)."""
+
+    @wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return handler(event, context)
+        except HttpError as error:
+            return respond_error(error)
+        except ValidationError as error:
+            return respond_error(
+                HttpError(400, "validation_error", "request is invalid", error.details)
+            )
+        except PaymentNotFound:
+            return respond_error(HttpError(404, "not_found", "no such payment"))
+        except Exception:
+            logger.exception("unhandled error")
+            return internal_error()
+
+    return wrapper

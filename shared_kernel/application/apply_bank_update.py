@@ -1,0 +1,51 @@
+"""Use case: apply a status update the bank sent to the callback endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from shared_kernel.application.ports import Clock, PaymentRepository
+from shared_kernel.application.retrying import update_payment
+from shared_kernel.domain.errors import PaymentNotFound
+from shared_kernel.domain.payment import Outcome, PaymentRequest
+
+
+@dataclass(frozen=True, slots=True)
+class BankUpdate:
+    """A verified, schema-valid bank callback, mapped to the gateway's outcome."""
+
+    payment_id: UUID
+    merchant_id: UUID
+    outcome: Outcome
+    bank_reference: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyBankUpdate:
+    """Duplicates apply once; moves out of a final state or backwards raise InvalidTransition;
+    concurrent updates of one payment are serialised by conditional writes."""
+
+    repository: PaymentRepository
+    clock: Clock
+
+    def __call__(self, update: BankUpdate) -> bool:
+        """Apply the update; True if the payment changed, False if it already had that status.
+
+        Raises PaymentNotFound (unknown payment or another merchant's) or InvalidTransition.
+        """
+        payment = self.repository.get(update.payment_id)
+        if payment.merchant_id != update.merchant_id:
+            raise PaymentNotFound(str(update.payment_id))
+        changed = False
+        now = self.clock.now()
+
+        def transition(p: PaymentRequest) -> bool:
+            nonlocal changed
+            changed = p.apply(update.outcome, now, update.bank_reference)
+            return changed
+
+        update_payment(self.repository, update.payment_id, transition, first=payment)
+        return changed

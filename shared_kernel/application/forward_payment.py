@@ -1,0 +1,107 @@
+"""Use case: send a queued payment to the acquiring bank, exactly once in effect."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared_kernel.application.ports import (
+    AcquiringBank,
+    BankPaymentRequest,
+    CardCipher,
+    Clock,
+    PaymentRepository,
+    QueuedPayment,
+)
+from shared_kernel.application.retrying import update_payment
+from shared_kernel.domain.errors import BankRejected, BankUnavailable, PaymentNotFound
+from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
+
+logger = logging.getLogger(__name__)
+
+
+class ForwardResult(StrEnum):
+    """What forwarding did with one message; every value means the message is done."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ALREADY_FORWARDED = "already_forwarded"
+    UNKNOWN_PAYMENT = "unknown_payment"
+    GAVE_UP = "gave_up"
+    FOUND_AT_BANK = "found_at_bank"
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardPayment:
+    """Forward one payment. Safe to run twice: the bank request carries the payment id as
+    Idempotency-Key and every state change is a conditional write.
+
+    Raises BankUnavailable when the outcome is unknown and another attempt should follow
+    (the queue redelivers the message after its visibility timeout).
+    """
+
+    repository: PaymentRepository
+    bank: AcquiringBank
+    cipher: CardCipher
+    clock: Clock
+
+    def __call__(self, message: QueuedPayment, final_attempt: bool = False) -> ForwardResult:
+        """Send the payment unless it has already been sent; see the class docstring."""
+        try:
+            payment = self.repository.get(message.payment_id)
+        except PaymentNotFound:
+            logger.error("queued payment does not exist", extra={"payment_id": message.payment_id})
+            return ForwardResult.UNKNOWN_PAYMENT
+        if payment.merchant_id != message.merchant_id:
+            logger.error("queued payment belongs to another merchant")
+            return ForwardResult.UNKNOWN_PAYMENT
+        if payment.status is not PaymentStatus.PENDING or payment.sealed_card is None:
+            return ForwardResult.ALREADY_FORWARDED
+
+        request = BankPaymentRequest(
+            payment_id=payment.id,
+            merchant_id=payment.merchant_id,
+            card=self.cipher.unseal(payment.sealed_card, payment.id, payment.merchant_id),
+            expiry=payment.card.expiry,
+            money=payment.money,
+        )
+        try:
+            acceptance = self.bank.submit(request)
+        except BankRejected:
+            self._fail(payment, FailureReason.BANK_REJECTED)
+            return ForwardResult.REJECTED
+        except BankUnavailable:
+            if not final_attempt:
+                raise
+            return self._give_up(payment)
+        now = self.clock.now()
+        update_payment(
+            self.repository,
+            payment.id,
+            lambda p: p.record_bank_acceptance(acceptance.bank_reference, now),
+            first=payment,
+        )
+        return ForwardResult.ACCEPTED
+
+    def _give_up(self, payment: PaymentRequest) -> ForwardResult:
+        # Earlier attempts may have reached the bank (a timeout is an unknown outcome), so
+        # ask before failing: never fail a payment the bank may have charged.
+        report = self.bank.status_of(payment.id)
+        if report is None:
+            self._fail(payment, FailureReason.RETRIES_EXHAUSTED)
+            return ForwardResult.GAVE_UP
+        now = self.clock.now()
+
+        def settle(p: PaymentRequest) -> bool:
+            changed = p.record_bank_acceptance(report.bank_reference, now)
+            if report.outcome.status is not PaymentStatus.PROCESSING and not p.status.is_final:
+                changed = p.apply(report.outcome, now) or changed
+            return changed
+
+        update_payment(self.repository, payment.id, settle, first=payment)
+        return ForwardResult.FOUND_AT_BANK
+
+    def _fail(self, payment: PaymentRequest, reason: FailureReason) -> None:
+        now = self.clock.now()
+        update_payment(self.repository, payment.id, lambda p: p.fail(reason, now), first=payment)

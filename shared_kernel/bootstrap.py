@@ -1,0 +1,202 @@
+"""The one composition root: settings in, wired use cases out.
+
+Handlers call `gateway()` on their first invocation; it builds the AWS clients and the use
+cases once per cold start (lazily, never at import) and returns the same object after.
+Tests build their own with `build_gateway(settings)` or wire fakes directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from shared_kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from shared_kernel.adapters.secrets import SecretsManagerSecrets
+    from shared_kernel.application.apply_bank_update import ApplyBankUpdate
+    from shared_kernel.application.forward_payment import ForwardPayment
+    from shared_kernel.application.get_payment import GetPayment
+    from shared_kernel.application.merchant_keys import AuthenticateMerchant, RegisterMerchant
+    from shared_kernel.application.ports import AcquiringBank, CardCipher, PaymentQueue
+    from shared_kernel.application.reconcile import Reconcile
+    from shared_kernel.application.submit_payment import SubmitPayment
+    from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
+    from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+
+
+class SystemClock:
+    """The real clock, UTC."""
+
+    def now(self) -> datetime:
+        """Now, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+def new_uuid() -> uuid.UUID:
+    """A random UUID4."""
+    return uuid.uuid4()
+
+
+@dataclass
+class Gateway:
+    """Use cases wired to AWS adapters; each piece is built on first use only, so a
+    function pays at cold start only for the clients it needs."""
+
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self.clock = SystemClock()
+        self._session: Any = None
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service`, sharing one botocore session."""
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(region_name=self.settings.region)
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+        )
+        return self._session.client(
+            service, endpoint_url=self.settings.aws_endpoint_url, config=config
+        )
+
+    @cached_property
+    def secrets(self) -> SecretsManagerSecrets:
+        """Secrets Manager, cached per secret for `secrets_ttl_s`."""
+        from shared_kernel.adapters.secrets import SecretsManagerSecrets
+
+        return SecretsManagerSecrets(self.client("secretsmanager"), self.settings.secrets_ttl_s)
+
+    @cached_property
+    def payments(self) -> DynamoPaymentRepository:
+        """The payments table."""
+        from shared_kernel.adapters.dynamodb.models import bind_tables
+        from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+
+        self._bind_tables(bind_tables)
+        return DynamoPaymentRepository()
+
+    @cached_property
+    def merchants(self) -> DynamoMerchantDirectory:
+        """The merchants table (merchants and their API key hashes)."""
+        from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
+        from shared_kernel.adapters.dynamodb.models import bind_tables
+
+        self._bind_tables(bind_tables)
+        return DynamoMerchantDirectory()
+
+    def _bind_tables(self, bind_tables: Any) -> None:
+        s = self.settings
+        bind_tables(s.payments_table, s.merchants_table, s.region, s.aws_endpoint_url)
+
+    @cached_property
+    def queue(self) -> PaymentQueue:
+        """The payment queue."""
+        from shared_kernel.adapters.sqs import SqsPaymentQueue
+
+        return SqsPaymentQueue(self.client("sqs"), self.settings.payment_queue_url)
+
+    @cached_property
+    def cipher(self) -> CardCipher:
+        """KMS envelope encryption of card data."""
+        from shared_kernel.adapters.kms import KmsEnvelopeCipher
+
+        return KmsEnvelopeCipher(self.client("kms"), self.settings.card_key_id)
+
+    @cached_property
+    def bank(self) -> AcquiringBank:
+        """The acquiring bank's HTTP API; its key is read from Secrets Manager when used."""
+        from shared_kernel.adapters.bank.client import HttpAcquiringBank
+
+        s = self.settings
+        return HttpAcquiringBank(
+            s.bank_url,
+            lambda: self.secrets.get(s.bank_api_key_secret_id),
+            s.bank_connect_timeout_s,
+            s.bank_read_timeout_s,
+        )
+
+    @cached_property
+    def api_key_pepper(self) -> bytes:
+        """The secret key of the API-key hashes."""
+        return self.secrets.get(self.settings.api_key_pepper_secret_id).encode()
+
+    def callback_secrets(self) -> list[str]:
+        """The bank-callback signing secrets in force: current first, then previous."""
+        return self.secrets.get_versions(self.settings.callback_secret_id)
+
+    @cached_property
+    def submit_payment(self) -> SubmitPayment:
+        """Use case: submit a payment."""
+        from shared_kernel.application.submit_payment import SubmitPayment
+
+        return SubmitPayment(self.payments, self.queue, self.cipher, self.clock, new_uuid)
+
+    @cached_property
+    def get_payment(self) -> GetPayment:
+        """Use case: read a payment."""
+        from shared_kernel.application.get_payment import GetPayment
+
+        return GetPayment(self.payments)
+
+    @cached_property
+    def forward_payment(self) -> ForwardPayment:
+        """Use case: forward a payment to the bank."""
+        from shared_kernel.application.forward_payment import ForwardPayment
+
+        return ForwardPayment(self.payments, self.bank, self.cipher, self.clock)
+
+    @cached_property
+    def apply_bank_update(self) -> ApplyBankUpdate:
+        """Use case: apply a bank callback."""
+        from shared_kernel.application.apply_bank_update import ApplyBankUpdate
+
+        return ApplyBankUpdate(self.payments, self.clock)
+
+    @cached_property
+    def reconcile(self) -> Reconcile:
+        """Use case: one reconciler pass."""
+        from shared_kernel.application.reconcile import Reconcile
+
+        return Reconcile(self.payments, self.queue, self.bank, self.clock)
+
+    @cached_property
+    def authenticate_merchant(self) -> AuthenticateMerchant:
+        """Use case: resolve an API key."""
+        from shared_kernel.application.merchant_keys import AuthenticateMerchant
+
+        return AuthenticateMerchant(self.merchants, self.api_key_pepper)
+
+    @cached_property
+    def register_merchant(self) -> RegisterMerchant:
+        """Use case: create a merchant and its API key."""
+        from shared_kernel.application.merchant_keys import RegisterMerchant
+
+        return RegisterMerchant(self.merchants, self.api_key_pepper, self.clock, new_uuid)
+
+
+_lock = threading.Lock()
+_gateway: Gateway | None = None
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    """A new, independent Gateway for `settings`."""
+    return Gateway(settings)
+
+
+def gateway() -> Gateway:
+    """The process's Gateway, built from the environment on first call."""
+    global _gateway
+    if _gateway is None:
+        with _lock:
+            if _gateway is None:
+                _gateway = build_gateway(Settings.from_env())
+    return _gateway

@@ -1,0 +1,1 @@
+"""The pure core: payments, cards, money and their rules. Imports only the standard library."""

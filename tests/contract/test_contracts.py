@@ -1,0 +1,593 @@
+"""Contract tests: the JSON Schemas in contracts/, the validator over them, the OpenAPI document."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+
+from shared_kernel.contracts import (
+    BASE_URI,
+    ContractViolation,
+    UnknownContract,
+    assert_valid,
+    load_schema,
+    schema_names,
+    validate,
+)
+from shared_kernel.domain.errors import FieldError
+
+pytestmark = pytest.mark.contract
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = ROOT / "contracts"
+OPENAPI = CONTRACTS / "merchant-api.openapi.json"
+
+PAYMENT_ID = "9f1c0c5e-3b7a-4e0f-8d2a-6c1b5e4f3a21"
+MERCHANT_ID = "2d6f7c8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
+CARD_NUMBER = "4242424242424242"
+CVV = "123"
+
+SUBMIT: dict[str, Any] = {
+    "card_number": CARD_NUMBER,
+    "expiry_month": 12,
+    "expiry_year": 2030,
+    "cvv": CVV,
+    "amount": 1050,
+    "currency": "GBP",
+    "reference": "order-1234",
+}
+PAYMENT: dict[str, Any] = {
+    "id": PAYMENT_ID,
+    "merchant_id": MERCHANT_ID,
+    "status": "pending",
+    "decline_reason": None,
+    "amount": 1050,
+    "currency": "GBP",
+    "card": {"last4": "4242", "brand": "visa", "expiry_month": 12, "expiry_year": 2030},
+    "reference": "order-1234",
+    "created_at": "2026-11-26T10:00:00Z",
+    "updated_at": "2026-11-26T10:00:00Z",
+}
+BANK_UPDATE: dict[str, Any] = {
+    "payment_request_id": PAYMENT_ID,
+    "merchant_id": MERCHANT_ID,
+    "status": "PAID",
+    "bank_reference": "bank_7c1e2a9b",
+    "occurred_at": "2026-11-26T10:00:01Z",
+}
+BANK_REQUEST: dict[str, Any] = {
+    "payment_request_id": PAYMENT_ID,
+    "merchant_id": MERCHANT_ID,
+    "card_number": CARD_NUMBER,
+    "expiry_month": 12,
+    "expiry_year": 2030,
+    "cvv": CVV,
+    "amount": 1050,
+    "currency": "GBP",
+}
+QUEUE_MESSAGE: dict[str, Any] = {
+    "payment_id": PAYMENT_ID,
+    "merchant_id": MERCHANT_ID,
+    "correlation_id": "c0a8012e-7f3d-4b1a-9c2e-5d6f7a8b9c0d",
+    "enqueued_at": "2026-11-26T10:00:00Z",
+}
+
+EXPECTED_CONTRACTS = (
+    "bank-callback-ack",
+    "bank-error",
+    "bank-payment-accepted",
+    "bank-payment-request",
+    "bank-payment-status",
+    "bank-payment-update",
+    "common",
+    "error",
+    "payment-queue-message",
+    "payment-resource",
+    "submit-payment-request",
+)
+
+
+def with_changes(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``changes`` applied at the top level."""
+    changed = copy.deepcopy(base)
+    changed.update(changes)
+    return changed
+
+
+def without(base: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """A deep copy of ``base`` without ``keys``."""
+    return {key: copy.deepcopy(value) for key, value in base.items() if key not in keys}
+
+
+def refs_in(node: Any) -> list[str]:
+    """Every ``$ref`` value anywhere inside a JSON document."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in refs_in(value)]
+    if isinstance(node, list):
+        return [ref for item in node for ref in refs_in(item)]
+    return []
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """The part of ``document`` at a JSON Pointer such as ``/$defs/uuid``; KeyError if absent."""
+    node = document
+    for token in pointer.lstrip("/").split("/") if pointer else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node
+
+
+# --- the schema files ----------------------------------------------------------------------
+
+
+def test_contract_names_are_the_schema_files() -> None:
+    """schema_names() lists every contracts/*.schema.json file by its name without suffix."""
+    assert EXPECTED_CONTRACTS == schema_names()
+
+
+@pytest.mark.parametrize("name", EXPECTED_CONTRACTS)
+def test_every_contract_is_a_valid_draft_2020_12_schema(name: str) -> None:
+    """Each contract passes the draft 2020-12 meta-schema and names itself by $id."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    assert "https://json-schema.org/draft/2020-12/schema" == schema["$schema"]
+    assert f"{BASE_URI}{name}.schema.json" == schema["$id"]
+    assert schema["title"]
+    assert schema["description"]
+
+
+@pytest.mark.parametrize("name", EXPECTED_CONTRACTS)
+def test_every_ref_resolves_to_a_contract_file(name: str) -> None:
+    """Every $ref resolves, by $id, to a definition that exists in contracts/."""
+    schema = load_schema(name)
+    for ref in refs_in(schema):
+        target = urljoin(schema["$id"], ref)
+        document_uri, _, pointer = target.partition("#")
+        assert document_uri.startswith(BASE_URI), ref
+        target_name = document_uri.removeprefix(BASE_URI).removesuffix(".schema.json")
+        resolve_pointer(load_schema(target_name), pointer)
+
+
+@pytest.mark.parametrize("name", EXPECTED_CONTRACTS)
+def test_every_schema_example_is_valid(name: str) -> None:
+    """The examples a contract documents are valid against it."""
+    for example in load_schema(name).get("examples", []):
+        assert [] == validate(name, example)
+
+
+@pytest.mark.parametrize(
+    ("name", "instance"),
+    [
+        ("submit-payment-request", SUBMIT),
+        ("payment-resource", PAYMENT),
+        (
+            "error",
+            {
+                "error": {
+                    "code": "validation_error",
+                    "message": "The request is invalid.",
+                    "details": [{"field": "card_number", "message": "must be 12 to 19 digits"}],
+                }
+            },
+        ),
+        ("error", {"error": {"code": "not_found", "message": "No such payment.", "details": []}}),
+        ("payment-queue-message", QUEUE_MESSAGE),
+        ("bank-payment-request", BANK_REQUEST),
+        (
+            "bank-payment-accepted",
+            {"payment_request_id": PAYMENT_ID, "bank_reference": "b-1", "status": "PROCESSING"},
+        ),
+        (
+            "bank-payment-status",
+            {"payment_request_id": PAYMENT_ID, "bank_reference": "b-1", "status": "DECLINED"},
+        ),
+        (
+            "bank-error",
+            {"error": {"code": "invalid_request", "message": "Bad card.", "details": []}},
+        ),
+        ("bank-payment-update", BANK_UPDATE),
+        ("bank-callback-ack", {"received": True}),
+    ],
+)
+def test_spec_examples_are_valid(name: str, instance: object) -> None:
+    """The messages SPEC sections 3 and 4 show are valid against their contracts."""
+    assert [] == validate(name, instance)
+
+
+# --- what the validator reports ------------------------------------------------------------
+
+
+def test_every_failing_field_is_reported_at_once_sorted_by_field() -> None:
+    """Missing, unexpected, wrongly typed and out-of-range fields all come back, sorted."""
+    body = {
+        "card_number": CARD_NUMBER,
+        "expiry_month": 13,
+        "expiry_year": "2030",
+        "amount": 0,
+        "currency": "GBP",
+        "colour": "blue",
+    }
+    expected = [
+        FieldError("amount", "must be an integer from 1 to 100000000 (minor units)"),
+        FieldError("colour", "is not allowed"),
+        FieldError("cvv", "is required"),
+        FieldError("expiry_month", "must be an integer from 1 to 12"),
+        FieldError("expiry_year", "must be a four-digit year"),
+    ]
+    assert expected == validate("submit-payment-request", body)
+
+
+def test_an_empty_body_reports_every_required_field() -> None:
+    """An empty object names each required property; reference is optional."""
+    expected = [
+        FieldError(field, "is required")
+        for field in ("amount", "card_number", "currency", "cvv", "expiry_month", "expiry_year")
+    ]
+    assert expected == validate("submit-payment-request", {})
+
+
+@pytest.mark.parametrize("body", [[], [SUBMIT], "text", 42, None, True])
+def test_a_body_that_is_not_an_object_is_one_body_error(body: object) -> None:
+    """A JSON array, string, number or null as the body is reported once, as field 'body'."""
+    assert [FieldError("body", "must be a JSON object")] == validate("submit-payment-request", body)
+
+
+def test_nested_errors_are_named_by_dotted_path() -> None:
+    """A failing field inside card is named card.<field>, array items by index."""
+    payment = with_changes(
+        PAYMENT, card={"last4": "42", "brand": "visa", "expiry_month": 12, "expiry_year": 2030}
+    )
+    assert [FieldError("card.last4", "must be exactly 4 digits")] == validate(
+        "payment-resource", payment
+    )
+    error = {"error": {"code": "not_found", "message": "x", "details": [{"field": "a"}]}}
+    assert [FieldError("error.details[0].message", "is required")] == validate("error", error)
+
+
+def test_a_field_failing_several_keywords_is_reported_once() -> None:
+    """decline_reason breaking its enum and the status rule yields one, clearest, error."""
+    payment = with_changes(PAYMENT, decline_reason="bad_luck")
+    assert [FieldError("decline_reason", "must be null unless status is declined")] == validate(
+        "payment-resource", payment
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"expiry_month": 0}, "expiry_month"),
+        ({"expiry_month": 13}, "expiry_month"),
+        ({"expiry_year": 999}, "expiry_year"),
+        ({"expiry_year": 10000}, "expiry_year"),
+        ({"amount": 0}, "amount"),
+        ({"amount": 100_000_001}, "amount"),
+        ({"amount": 1050.0}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"amount": "1050"}, "amount"),
+        ({"currency": "gbp"}, "currency"),
+        ({"currency": "XXX"}, "currency"),
+        ({"reference": ""}, "reference"),
+        ({"reference": "r" * 65}, "reference"),
+        ({"reference": 1234}, "reference"),
+        ({"cvv": "12"}, "cvv"),
+        ({"cvv": "12345"}, "cvv"),
+        ({"cvv": 123}, "cvv"),
+        ({"card_number": "42424242424"}, "card_number"),
+        ({"card_number": "42424242424242424242"}, "card_number"),
+        ({"card_number": "4242 4242 4242 4242"}, "card_number"),
+    ],
+)
+def test_out_of_range_submit_fields_are_rejected(changes: dict[str, Any], field: str) -> None:
+    """Each submit field's bounds and type are enforced by the contract."""
+    assert [field] == [e.field for e in validate("submit-payment-request", {**SUBMIT, **changes})]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"amount": 1},
+        {"amount": 100_000_000},
+        {"currency": "JPY"},
+        {"reference": None},
+        {"reference": "r" * 64},
+        {"cvv": "1234"},
+        {"expiry_month": 1, "expiry_year": 1000},
+        {"card_number": "424242424242"},
+        {"card_number": "4242424242424242424"},
+    ],
+)
+def test_boundary_submit_fields_are_accepted(changes: dict[str, Any]) -> None:
+    """The edges of every range are inside it."""
+    assert [] == validate("submit-payment-request", {**SUBMIT, **changes})
+
+
+def test_reference_may_be_left_out() -> None:
+    """reference is optional."""
+    assert [] == validate("submit-payment-request", without(SUBMIT, "reference"))
+
+
+@pytest.mark.parametrize(
+    "card_number",
+    [f"{CARD_NUMBER}\n", "\u0664\u0662\u0664\u0662" * 4, "\uff14\uff12" * 8],
+)
+def test_card_number_is_ascii_digits_only(card_number: str) -> None:
+    """A trailing newline or non-ASCII digits (Arabic-Indic, full-width) are not digits."""
+    assert ["card_number"] == [
+        e.field for e in validate("submit-payment-request", {**SUBMIT, "card_number": card_number})
+    ]
+
+
+# --- card data ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "instance"),
+    [
+        ("payment-resource", {**PAYMENT, "card_number": CARD_NUMBER}),
+        ("payment-resource", {**PAYMENT, "cvv": CVV}),
+        ("payment-resource", {**PAYMENT, "card": {**PAYMENT["card"], "number": CARD_NUMBER}}),
+        ("payment-resource", {**PAYMENT, "card": {**PAYMENT["card"], "cvv": CVV}}),
+        ("payment-queue-message", {**QUEUE_MESSAGE, "card_number": CARD_NUMBER}),
+    ],
+)
+def test_card_data_cannot_ride_along(name: str, instance: dict[str, Any]) -> None:
+    """A payment resource or queue message carrying a card number or CVV is rejected."""
+    errors = validate(name, instance)
+    assert ["is not allowed"] == [e.message for e in errors]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"card_number": f"{CARD_NUMBER}\n", "cvv": "12345"},
+        {"card_number": "4242-4242-4242-4242", "cvv": "1a3"},
+        {"card_number": f"{CARD_NUMBER}4242", "cvv": "98765"},
+        {"card_number": int(CARD_NUMBER), "cvv": 98765},
+        {"card_number": [CARD_NUMBER], "cvv": {"cvv": "98765"}},
+    ],
+)
+def test_errors_never_echo_the_card_number_or_cvv(changes: dict[str, Any]) -> None:
+    """No field name, message or exception text contains the submitted card number or CVV."""
+    body = {**SUBMIT, **changes, CARD_NUMBER: "as a key"}
+    with pytest.raises(ContractViolation) as caught:
+        assert_valid("submit-payment-request", body)
+    texts = [str(caught.value)] + [f"{e.field} {e.message}" for e in caught.value.details]
+    secrets = (CARD_NUMBER, "4242-4242", "12345", "98765", "1a3")
+    assert [] == [(s, t) for t in texts for s in secrets if s in t]
+    assert {"card_number", "cvv"} <= {e.field for e in caught.value.details}
+
+
+# --- per-contract rules ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "decline_reason", "valid"),
+    [
+        ("declined", "insufficient_funds", True),
+        ("declined", "fraud_suspected", True),
+        ("declined", "do_not_honor", True),
+        ("declined", None, False),
+        ("succeeded", None, True),
+        ("failed", None, True),
+        ("processing", "do_not_honor", False),
+    ],
+)
+def test_decline_reason_is_set_exactly_when_declined(
+    status: str, decline_reason: str | None, valid: bool
+) -> None:
+    """decline_reason is one of the reasons when status is declined, and null otherwise."""
+    payment = with_changes(PAYMENT, status=status, decline_reason=decline_reason)
+    assert valid == (validate("payment-resource", payment) == [])
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-11-26T10:00:00",
+        "2026-11-26T10:00:00.123Z",
+        "2026-11-26 10:00:00Z",
+        "2026-02-30T10:00:00Z",
+    ],
+)
+def test_payment_timestamps_are_utc_whole_seconds(timestamp: str) -> None:
+    """created_at must be YYYY-MM-DDTHH:MM:SSZ and a real calendar date."""
+    errors = validate("payment-resource", with_changes(PAYMENT, created_at=timestamp))
+    assert ["created_at"] == [e.field for e in errors]
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "valid"),
+    [
+        ("2026-11-26T10:00:01Z", True),
+        ("2026-11-26T11:00:01.250+01:00", True),
+        ("2026-11-26T10:00:01", False),
+        ("2026-02-30T10:00:01Z", False),
+        ("yesterday", False),
+    ],
+)
+def test_bank_update_occurred_at_is_an_rfc_3339_date_time(occurred_at: str, valid: bool) -> None:
+    """occurred_at accepts RFC 3339 with offset or fraction, and rejects anything else."""
+    errors = validate("bank-payment-update", with_changes(BANK_UPDATE, occurred_at=occurred_at))
+    assert valid == (errors == [])
+
+
+def test_bank_update_requires_every_field_and_no_other() -> None:
+    """A callback missing a field or carrying an extra one is reported field by field."""
+    body = {**without(BANK_UPDATE, "bank_reference"), "status": "LOST", "amount": 1050}
+    expected = [
+        FieldError("amount", "is not allowed"),
+        FieldError("bank_reference", "is required"),
+        FieldError(
+            "status",
+            "must be one of PROCESSING, PAID, INSUFFICIENT_FUNDS, FRAUD_DETECTED, DECLINED",
+        ),
+    ]
+    assert expected == validate("bank-payment-update", body)
+
+
+def test_bank_request_has_no_merchant_reference() -> None:
+    """The gateway's request to the bank carries exactly the SPEC's fields."""
+    assert [FieldError("reference", "is not allowed")] == validate(
+        "bank-payment-request", {**BANK_REQUEST, "reference": "order-1234"}
+    )
+
+
+def test_bank_answers_are_read_tolerantly() -> None:
+    """The bank's 202 and 200 answers may carry properties the contract does not name."""
+    answer = {
+        "payment_request_id": PAYMENT_ID,
+        "bank_reference": "b-1",
+        "status": "PROCESSING",
+        "received_at": "2026-11-26T10:00:00Z",
+    }
+    assert [] == validate("bank-payment-accepted", answer)
+    assert [] == validate("bank-payment-status", answer)
+
+
+def test_bank_accepted_answer_is_processing() -> None:
+    """A 202 from the bank says PROCESSING, nothing else."""
+    answer = {"payment_request_id": PAYMENT_ID, "bank_reference": "b-1", "status": "PAID"}
+    assert [FieldError("status", "must be PROCESSING")] == validate("bank-payment-accepted", answer)
+
+
+def test_error_codes_are_the_gateways() -> None:
+    """An error body with a code outside the gateway's list is rejected."""
+    body = {"error": {"code": "teapot", "message": "I am a teapot.", "details": []}}
+    assert [FieldError("error.code", "must be one of the gateway's error codes")] == validate(
+        "error", body
+    )
+
+
+def test_callback_ack_is_received_true() -> None:
+    """The callback's 200 body is exactly {"received": true}."""
+    assert [FieldError("received", "must be true")] == validate(
+        "bank-callback-ack", {"received": False}
+    )
+
+
+def test_ids_are_uuids() -> None:
+    """A queue message whose ids are not UUIDs names each of them."""
+    message = with_changes(QUEUE_MESSAGE, payment_id="42", merchant_id=f"{MERCHANT_ID}\n")
+    expected = [
+        FieldError("merchant_id", "must be a UUID"),
+        FieldError("payment_id", "must be a UUID"),
+    ]
+    assert expected == validate("payment-queue-message", message)
+
+
+# --- the module's API -----------------------------------------------------------------------
+
+
+def test_assert_valid_raises_with_every_detail() -> None:
+    """assert_valid raises ContractViolation carrying the same details validate returns."""
+    body = without(SUBMIT, "cvv", "amount")
+    with pytest.raises(ContractViolation) as caught:
+        assert_valid("submit-payment-request", body)
+    assert "submit-payment-request" == caught.value.schema_name
+    assert validate("submit-payment-request", body) == caught.value.details
+
+
+def test_assert_valid_returns_quietly_for_a_valid_message() -> None:
+    """assert_valid returns None when the message honours its contract."""
+    assert_valid("payment-resource", PAYMENT)
+
+
+def test_an_unknown_contract_name_is_an_error() -> None:
+    """Asking for a contract that does not exist raises UnknownContract, not a KeyError."""
+    with pytest.raises(UnknownContract):
+        validate("no-such-contract", {})
+    with pytest.raises(UnknownContract):
+        validate("../contracts/error", {})
+
+
+def test_importing_contracts_does_not_import_jsonschema() -> None:
+    """jsonschema is loaded on first validation, not at import (Lambda cold start)."""
+    code = (
+        "import sys, shared_kernel.contracts as c\n"
+        "assert 'jsonschema' not in sys.modules\n"
+        "assert c.validate('bank-callback-ack', {'received': True}) == []\n"
+        "assert 'jsonschema' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# --- the OpenAPI document -------------------------------------------------------------------
+
+
+def openapi_document() -> dict[str, Any]:
+    """The committed merchant API document."""
+    document: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    return document
+
+
+def test_openapi_document_is_up_to_date() -> None:
+    """The committed merchant-api.openapi.json is what build_openapi.py builds from the schemas."""
+    result = subprocess.run(
+        [sys.executable, str(CONTRACTS / "build_openapi.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert (0, "") == (result.returncode, result.stderr)
+
+
+def test_openapi_document_is_valid_openapi_3_1() -> None:
+    """The document passes the OpenAPI 3.1 validator (offline, bundled meta-schemas)."""
+    openapi_spec_validator = pytest.importorskip("openapi_spec_validator")
+    document = openapi_document()
+    assert "3.1.0" == document["openapi"]
+    openapi_spec_validator.validate(document)
+
+
+def test_openapi_refs_all_resolve_inside_the_document() -> None:
+    """Every $ref is local (#/...) and points at something the document holds."""
+    document = openapi_document()
+    refs = refs_in(document)
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/"), ref
+        resolve_pointer(document, ref.removeprefix("#"))
+
+
+def test_openapi_operations_document_their_responses() -> None:
+    """Each operation lists exactly the statuses SPEC section 3 gives it."""
+    paths = openapi_document()["paths"]
+    submit = paths["/merchant/{merchant_id}/payments"]["post"]
+    get = paths["/merchant/{merchant_id}/payment/{payment_id}"]["get"]
+    expected = (
+        ["201", "400", "401", "403", "409", "413", "415", "422", "500"],
+        ["200", "400", "401", "403", "404", "500"],
+    )
+    assert expected == (sorted(submit["responses"]), sorted(get["responses"]))
+    assert {"Location", "Idempotent-Replayed"} == set(submit["responses"]["201"]["headers"])
+
+
+def test_openapi_schemas_validate_like_the_contract_files() -> None:
+    """The embedded schemas accept and reject what the contract files do, with no files."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    uri = "urn:merchant-api"
+    registry = Registry().with_resource(uri, DRAFT202012.create_resource(openapi_document()))
+
+    def errors(component: str, instance: object) -> int:
+        schema = {"$ref": f"{uri}#/components/schemas/{component}"}
+        return len(list(Draft202012Validator(schema, registry=registry).iter_errors(instance)))
+
+    assert 0 == errors("SubmitPaymentRequest", SUBMIT)
+    assert 0 == errors("PaymentResource", PAYMENT)
+    assert 0 < errors("SubmitPaymentRequest", {**SUBMIT, "colour": "blue"})
+    assert 0 < errors("PaymentResource", {**PAYMENT, "card_number": CARD_NUMBER})
+    assert 0 < errors("Error", {"error": {"code": "teapot", "message": "x", "details": []}})

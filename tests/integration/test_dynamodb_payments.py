@@ -1,0 +1,253 @@
+"""DynamoPaymentRepository against DynamoDB (moto server), on tables made from docs/tables.md."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX
+from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
+from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
+from shared_kernel.domain.money import Money
+from shared_kernel.domain.payment import (
+    DeclineReason,
+    FailureReason,
+    Outcome,
+    PaymentRequest,
+    PaymentStatus,
+)
+
+from .conftest import ClientFactory, Tables
+
+pytestmark = pytest.mark.integration
+
+ACCEPTED_AT = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
+LATER = ACCEPTED_AT + timedelta(seconds=1, microseconds=1)
+
+
+def a_payment(**changes: Any) -> PaymentRequest:
+    """A pending payment with every field set (sealed card, reference, correlation id)."""
+    payment = PaymentRequest(
+        id=uuid4(),
+        merchant_id=uuid4(),
+        money=Money(1050, "GBP"),
+        card=CardSummary(last4="4242", brand="visa", expiry=Expiry(12, 2030)),
+        reference="order-1234",
+        created_at=ACCEPTED_AT,
+        updated_at=ACCEPTED_AT,
+        sealed_card=SealedCard(b"\x01\x00\x03key\x00\xffsealed"),
+        correlation_id="req-7f3d",
+    )
+    return replace(payment, **changes)
+
+
+@pytest.fixture
+def repository(tables: Tables) -> DynamoPaymentRepository:
+    """A repository on this test's fresh payments table."""
+    return DynamoPaymentRepository()
+
+
+@pytest.fixture
+def raw_item(tables: Tables, aws_client: ClientFactory) -> Any:
+    """Read a payment's stored item as DynamoDB holds it (attribute name -> typed value)."""
+    dynamodb = aws_client("dynamodb")
+
+    def read(payment_id: UUID) -> dict[str, Any]:
+        answer = dynamodb.get_item(
+            TableName=tables.payments,
+            Key={"payment_id": {"S": str(payment_id)}},
+            ConsistentRead=True,
+        )
+        item: dict[str, Any] = answer["Item"]
+        return item
+
+    return read
+
+
+def test_an_added_payment_reads_back_field_for_field(
+    repository: DynamoPaymentRepository, raw_item: Any
+) -> None:
+    """add then get returns an equal payment, at version 1, with timestamps to the microsecond."""
+    payment = a_payment()
+
+    repository.add(payment)
+
+    assert 1 == payment.version
+    assert payment == repository.get(payment.id)
+    item = raw_item(payment.id)
+    assert {"S": "2026-11-26T10:00:00.123456Z"} == item["updated_at"]
+    assert {"N": "1050"} == item["amount"]
+    assert {"S": "pending"} == item["open_status"]
+
+
+def test_absent_optional_fields_round_trip_as_none(
+    repository: DynamoPaymentRepository, raw_item: Any
+) -> None:
+    """A payment without reference, correlation id or sealed card reads back with None there,
+    and none of those attributes is stored at all."""
+    payment = a_payment(reference=None, correlation_id=None, sealed_card=None)
+
+    repository.add(payment)
+
+    assert payment == repository.get(payment.id)
+    stored = set(raw_item(payment.id))
+    absent = {"reference", "correlation_id", "sealed_card", "decline_reason", "failure_reason"}
+    assert set() == stored & absent
+
+
+def test_save_writes_the_change_and_removes_the_sealed_card(
+    repository: DynamoPaymentRepository, raw_item: Any
+) -> None:
+    """After the bank acknowledges, save stores processing, the bank reference and a new
+    version, and REMOVES sealed_card from the item."""
+    payment = a_payment()
+    repository.add(payment)
+
+    payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
+    repository.save(payment)
+
+    assert 2 == payment.version
+    assert payment == repository.get(payment.id)
+    item = raw_item(payment.id)
+    assert "sealed_card" not in item
+    assert {"S": "processing"} == item["open_status"]
+    assert {"S": "bank_7c1e2a9b"} == item["bank_reference"]
+
+
+@pytest.mark.parametrize(
+    "settle",
+    [
+        pytest.param(lambda p: p.apply(Outcome(PaymentStatus.SUCCEEDED), LATER), id="succeeded"),
+        pytest.param(
+            lambda p: p.apply(
+                Outcome(PaymentStatus.DECLINED, DeclineReason.FRAUD_SUSPECTED), LATER
+            ),
+            id="declined",
+        ),
+        pytest.param(lambda p: p.fail(FailureReason.BANK_REJECTED, LATER), id="failed"),
+    ],
+)
+def test_a_final_payment_round_trips_and_leaves_the_open_index(
+    repository: DynamoPaymentRepository, raw_item: Any, settle: Any
+) -> None:
+    """Every final state (with its decline or failure reason) reads back equal, and the item
+    loses open_status and sealed_card."""
+    payment = a_payment()
+    repository.add(payment)
+
+    settle(payment)
+    repository.save(payment)
+
+    assert payment == repository.get(payment.id)
+    item = raw_item(payment.id)
+    assert set() == {"open_status", "sealed_card"} & set(item)
+    assert {"N": "2"} == item["version"]
+
+
+def test_adding_an_existing_id_fails_and_keeps_the_first(
+    repository: DynamoPaymentRepository,
+) -> None:
+    """add is conditional on attribute_not_exists(payment_id): a second add never overwrites."""
+    first = a_payment()
+    repository.add(first)
+    impostor = a_payment(id=first.id, money=Money(999, "EUR"))
+
+    with pytest.raises(ConcurrentUpdate):
+        repository.add(impostor)
+
+    assert first == repository.get(first.id)
+
+
+def test_a_save_from_a_stale_read_raises_concurrent_update(
+    repository: DynamoPaymentRepository,
+) -> None:
+    """Two writers read version 1; the second save is refused and the first one's write stays."""
+    payment = a_payment()
+    repository.add(payment)
+    mine, theirs = repository.get(payment.id), repository.get(payment.id)
+    theirs.apply(Outcome(PaymentStatus.SUCCEEDED), LATER)
+    repository.save(theirs)
+
+    mine.apply(Outcome(PaymentStatus.DECLINED, DeclineReason.DO_NOT_HONOR), LATER)
+    with pytest.raises(ConcurrentUpdate):
+        repository.save(mine)
+
+    assert theirs == repository.get(payment.id)
+    assert 1 == mine.version
+
+
+def test_saving_a_payment_that_was_never_added_creates_nothing(
+    repository: DynamoPaymentRepository,
+) -> None:
+    """save is an update of an existing item, never an upsert."""
+    payment = a_payment()
+
+    with pytest.raises(ConcurrentUpdate):
+        repository.save(payment)
+
+    with pytest.raises(PaymentNotFound):
+        repository.get(payment.id)
+
+
+def test_get_of_an_unknown_id_raises_payment_not_found(
+    repository: DynamoPaymentRepository,
+) -> None:
+    """get raises PaymentNotFound for an id that was never stored."""
+    with pytest.raises(PaymentNotFound):
+        repository.get(uuid4())
+
+
+def test_open_payments_finds_only_stale_open_payments_oldest_first(
+    repository: DynamoPaymentRepository,
+    tables: Tables,
+    aws_client: ClientFactory,
+) -> None:
+    """The sparse index holds pending and processing payments only; the query returns those in
+    the asked status changed before the cut-off, oldest first, up to the limit."""
+    cutoff = ACCEPTED_AT + timedelta(minutes=10)
+    pending_old = [
+        a_payment(
+            created_at=ACCEPTED_AT + timedelta(minutes=m),
+            updated_at=ACCEPTED_AT + timedelta(minutes=m),
+        )
+        for m in (3, 1, 2)
+    ]
+    pending_recent = a_payment(updated_at=cutoff + timedelta(seconds=1))
+    processing_old = a_payment()
+    succeeded_old = a_payment()
+    declined_old = a_payment()
+    for payment in [*pending_old, pending_recent, processing_old, succeeded_old, declined_old]:
+        repository.add(payment)
+    processing_old.record_bank_acceptance("bank_1", ACCEPTED_AT + timedelta(minutes=4))
+    succeeded_old.apply(Outcome(PaymentStatus.SUCCEEDED), ACCEPTED_AT + timedelta(minutes=5))
+    declined_old.apply(
+        Outcome(PaymentStatus.DECLINED, DeclineReason.INSUFFICIENT_FUNDS),
+        ACCEPTED_AT + timedelta(minutes=6),
+    )
+    for payment in (processing_old, succeeded_old, declined_old):
+        repository.save(payment)
+
+    pending = list(repository.open_payments(PaymentStatus.PENDING, cutoff, limit=10))
+    processing = list(repository.open_payments(PaymentStatus.PROCESSING, cutoff, limit=10))
+    first_two = list(repository.open_payments(PaymentStatus.PENDING, cutoff, limit=2))
+
+    oldest_first = sorted(pending_old, key=lambda p: p.updated_at)
+    assert [p.id for p in oldest_first] == [p.id for p in pending]
+    assert oldest_first == pending
+    assert [processing_old] == processing
+    assert [p.id for p in oldest_first[:2]] == [p.id for p in first_two]
+    index = aws_client("dynamodb").scan(TableName=tables.payments, IndexName=OPEN_PAYMENTS_INDEX)
+    indexed = {item["payment_id"]["S"] for item in index["Items"]}
+    open_ids = {str(p.id) for p in [*pending_old, pending_recent, processing_old]}
+    assert open_ids == indexed
+
+
+def test_open_payments_refuses_a_final_status(repository: DynamoPaymentRepository) -> None:
+    """Final payments are not indexed, so asking for them is a programming error."""
+    with pytest.raises(ValueError, match="indexed"):
+        repository.open_payments(PaymentStatus.SUCCEEDED, ACCEPTED_AT, limit=1)

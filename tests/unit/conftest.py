@@ -1,0 +1,62 @@
+"""Fixtures shared by the unit tests: one fresh fake per port."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fakes import (
+    FixedClock,
+    InMemoryMerchantDirectory,
+    InMemoryPaymentQueue,
+    InMemoryPaymentRepository,
+    ReversibleCipher,
+    ScriptedBank,
+    SequentialIds,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `unit` marker so that `-m unit` selects this suite without warnings."""
+    config.addinivalue_line("markers", "unit: fast tests of the domain and use cases, no I/O")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock stopped at 2026-11-26T10:00:00Z."""
+    return FixedClock()
+
+
+@pytest.fixture
+def repository() -> InMemoryPaymentRepository:
+    """An empty payment repository."""
+    return InMemoryPaymentRepository()
+
+
+@pytest.fixture
+def queue() -> InMemoryPaymentQueue:
+    """A working, empty payment queue."""
+    return InMemoryPaymentQueue()
+
+
+@pytest.fixture
+def bank() -> ScriptedBank:
+    """A bank that accepts everything until scripted otherwise."""
+    return ScriptedBank()
+
+
+@pytest.fixture
+def cipher() -> ReversibleCipher:
+    """A card cipher bound to payment and merchant ids."""
+    return ReversibleCipher()
+
+
+@pytest.fixture
+def ids() -> SequentialIds:
+    """Predictable payment and merchant ids."""
+    return SequentialIds()
+
+
+@pytest.fixture
+def directory() -> InMemoryMerchantDirectory:
+    """An empty merchant directory."""
+    return InMemoryMerchantDirectory()

@@ -1,0 +1,270 @@
+"""In-memory implementations of every port in shared_kernel.application.ports, for unit tests.
+
+Each fake is small, deterministic and records what it was asked, so a test can check both
+the answer a use case gives and what it did to the outside world.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from shared_kernel.application.ports import (
+    BankAcceptance,
+    BankPaymentRequest,
+    BankStatusReport,
+    QueuedPayment,
+    QueueUnavailable,
+)
+from shared_kernel.domain.card import CardSecrets, SealedCard
+from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, PaymentNotFound
+from shared_kernel.domain.payment import PaymentRequest, PaymentStatus
+
+if TYPE_CHECKING:
+    from shared_kernel.application.ports import (
+        AcquiringBank,
+        CardCipher,
+        Clock,
+        IdGenerator,
+        MerchantDirectory,
+        PaymentQueue,
+        PaymentRepository,
+    )
+
+
+class DuplicatePaymentId(Exception):
+    """`add` was given a payment whose id is already stored."""
+
+
+class InMemoryPaymentRepository:
+    """Payments in a dict, stored as copies, with optimistic concurrency on `version`."""
+
+    def __init__(self) -> None:
+        self.items: dict[UUID, PaymentRequest] = {}
+        self.saves = 0
+        self._interleaved: deque[Callable[[PaymentRequest], object]] = deque()
+
+    def add(self, payment: PaymentRequest) -> None:
+        """Store a new payment; raises DuplicatePaymentId if its id exists."""
+        if payment.id in self.items:
+            raise DuplicatePaymentId(str(payment.id))
+        self.items[payment.id] = payment.copy()
+
+    def get(self, payment_id: UUID) -> PaymentRequest:
+        """A copy of the stored payment; raises PaymentNotFound."""
+        try:
+            return self.items[payment_id].copy()
+        except KeyError:
+            raise PaymentNotFound(str(payment_id)) from None
+
+    def save(self, payment: PaymentRequest) -> None:
+        """Conditional write on `version`; bumps it on the caller's object and the copy."""
+        self._run_interleaved_writer(payment.id)
+        stored = self.items.get(payment.id)
+        if stored is None:
+            raise PaymentNotFound(str(payment.id))
+        if stored.version != payment.version:
+            raise ConcurrentUpdate(str(payment.id))
+        payment.version += 1
+        self.items[payment.id] = payment.copy()
+        self.saves += 1
+
+    def open_payments(
+        self, status: PaymentStatus, updated_before: datetime, limit: int
+    ) -> Iterable[PaymentRequest]:
+        """Copies of payments in `status` last changed strictly before a time, oldest first."""
+        found = sorted(
+            (
+                p
+                for p in self.items.values()
+                if p.status is status and p.updated_at < updated_before
+            ),
+            key=lambda p: p.updated_at,
+        )
+        return [p.copy() for p in found[:limit]]
+
+    def interleave(self, change: Callable[[PaymentRequest], object]) -> None:
+        """Let another writer apply `change` to the stored payment just before the next save.
+
+        That writer wins (its version is bumped), so the save it overtook raises
+        ConcurrentUpdate, as a conditional write would.
+        """
+        self._interleaved.append(change)
+
+    def _run_interleaved_writer(self, payment_id: UUID) -> None:
+        if not self._interleaved or payment_id not in self.items:
+            return
+        stored = self.items[payment_id]
+        self._interleaved.popleft()(stored)
+        stored.version += 1
+
+
+class InMemoryPaymentQueue:
+    """A list of published messages; set `failing` to make publish raise QueueUnavailable."""
+
+    def __init__(self, *, failing: bool = False) -> None:
+        self.messages: list[QueuedPayment] = []
+        self.failing = failing
+
+    def publish(self, message: QueuedPayment) -> None:
+        """Append the message, or raise QueueUnavailable while failing."""
+        if self.failing:
+            raise QueueUnavailable("queue is down (fake)")
+        self.messages.append(message)
+
+
+BankAnswer = BankAcceptance | Exception | type[Exception]
+
+
+class ScriptedBank:
+    """An acquiring bank answering `submit` from a script and `status_of` from a dict.
+
+    Answers are taken, in order, from the script of the request's card number, then from
+    the per-call script; once both are empty the bank accepts. Every request is recorded.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[BankPaymentRequest] = []
+        self.status_queries: list[UUID] = []
+        self.statuses: dict[UUID, BankStatusReport] = {}
+        self.unreachable = False
+        self._by_card: defaultdict[str, deque[BankAnswer]] = defaultdict(deque)
+        self._by_call: deque[BankAnswer] = deque()
+
+    def on_card(self, card_number: str, *answers: BankAnswer) -> None:
+        """Script the next answers to requests for this card number."""
+        self._by_card[card_number].extend(answers)
+
+    def then(self, *answers: BankAnswer) -> None:
+        """Script the next answers to requests for any card."""
+        self._by_call.extend(answers)
+
+    def submit(self, request: BankPaymentRequest) -> BankAcceptance:
+        """Record the request and answer from the script (default: accept)."""
+        self.requests.append(request)
+        script = self._by_card.get(request.card.number) or self._by_call
+        answer: BankAnswer = (
+            script.popleft() if script else BankAcceptance(f"bank-{request.payment_id}")
+        )
+        if isinstance(answer, BankAcceptance):
+            return answer
+        raise answer
+
+    def status_of(self, payment_id: UUID) -> BankStatusReport | None:
+        """The scripted status report, None if unknown; BankUnavailable while unreachable."""
+        self.status_queries.append(payment_id)
+        if self.unreachable:
+            raise BankUnavailable("bank is unreachable (fake)")
+        return self.statuses.get(payment_id)
+
+    def charges_of(self, payment_id: UUID) -> int:
+        """How many submit requests the bank received for a payment."""
+        return sum(1 for r in self.requests if r.payment_id == payment_id)
+
+
+class CipherRefused(Exception):
+    """The fake cipher was asked to unseal a card sealed for another payment or merchant."""
+
+
+class ReversibleCipher:
+    """A CardCipher stand-in: base64 of the reversed secrets bound to the payment's ids.
+
+    Not encryption; just enough that the blob never holds the plain card number and that
+    unsealing for another payment fails, as with KMS encryption context.
+    """
+
+    def __init__(self) -> None:
+        self.sealed = 0
+        self.unsealed = 0
+
+    def seal(self, secrets: CardSecrets, payment_id: UUID, merchant_id: UUID) -> SealedCard:
+        """Encode the secrets for this payment."""
+        self.sealed += 1
+        text = f"{payment_id}|{merchant_id}|{secrets.number[::-1]}|{secrets.cvv[::-1]}"
+        return SealedCard(base64.b64encode(text.encode()))
+
+    def unseal(self, sealed: SealedCard, payment_id: UUID, merchant_id: UUID) -> CardSecrets:
+        """Decode secrets sealed for this payment; raises CipherRefused for any other."""
+        sealed_payment, sealed_merchant, number, cvv = (
+            base64.b64decode(sealed.blob).decode().split("|")
+        )
+        if (sealed_payment, sealed_merchant) != (str(payment_id), str(merchant_id)):
+            raise CipherRefused("card was sealed for another payment")
+        self.unsealed += 1
+        return CardSecrets(number[::-1], cvv[::-1])
+
+
+class FixedClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, now: datetime = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        """The set time."""
+        return self.current
+
+    def set(self, now: datetime) -> None:
+        """Jump to `now`."""
+        self.current = now
+
+    def advance(self, by: timedelta) -> None:
+        """Move forward by `by`."""
+        self.current += by
+
+
+class SequentialIds:
+    """Version-4-shaped UUIDs numbered 1, 2, 3, ... so tests can predict them."""
+
+    def __init__(self) -> None:
+        self.issued: list[UUID] = []
+
+    def __call__(self) -> UUID:
+        """The next id."""
+        new = UUID(int=len(self.issued) + 1, version=4)
+        self.issued.append(new)
+        return new
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantEntry:
+    """What the directory was given for one merchant (never a plain key)."""
+
+    merchant_id: UUID
+    name: str
+    key_hash: str
+    created_at: datetime
+
+
+class InMemoryMerchantDirectory:
+    """Merchants indexed by the keyed hash of their API key."""
+
+    def __init__(self) -> None:
+        self.entries: list[MerchantEntry] = []
+
+    def add(self, merchant_id: UUID, name: str, key_hash: str, created_at: datetime) -> None:
+        """Record the merchant and its key hash."""
+        self.entries.append(MerchantEntry(merchant_id, name, key_hash, created_at))
+
+    def merchant_for(self, key_hash: str) -> UUID | None:
+        """The merchant with this key hash, or None."""
+        for entry in self.entries:
+            if entry.key_hash == key_hash:
+                return entry.merchant_id
+        return None
+
+
+if TYPE_CHECKING:
+    # mypy checks here that each fake satisfies its port.
+    _repository: PaymentRepository = InMemoryPaymentRepository()
+    _queue: PaymentQueue = InMemoryPaymentQueue()
+    _bank: AcquiringBank = ScriptedBank()
+    _cipher: CardCipher = ReversibleCipher()
+    _clock: Clock = FixedClock()
+    _ids: IdGenerator = SequentialIds()
+    _directory: MerchantDirectory = InMemoryMerchantDirectory()
