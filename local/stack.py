@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -173,8 +174,13 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with process
         self.processes[name] = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            args,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
 
@@ -185,6 +191,9 @@ class LocalStack:
     def start(self) -> None:
         """Start everything and wait until every endpoint answers."""
         started = time.monotonic()
+        # This process seeds merchants and runs the event sources against the emulator
+        # only; give its AWS SDK the emulator's endpoint and dummy credentials.
+        os.environ.update(self.aws_env())
         try:
             self._start_emulator()
             self._deploy_resources()
@@ -202,7 +211,8 @@ class LocalStack:
         self._spawn(
             "aws-emulator",
             [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws_emulator)],
-            ROOT, {**os.environ},
+            ROOT,
+            {**os.environ},
         )
         wait_until(lambda: port_open(self.ports.aws_emulator), "the AWS emulator", 30)
 
@@ -212,13 +222,14 @@ class LocalStack:
         env.pop("AWS_ENDPOINT_URL")  # serverless-localstack sets the endpoints itself
         result = subprocess.run(
             [str(OSLS), "deploy", "--stage", STAGE],
-            cwd=ROOT / "services" / "resources", env=env, capture_output=True, timeout=240,
+            cwd=ROOT / "services" / "resources",
+            env=env,
+            capture_output=True,
+            timeout=240,
         )
         (self.log_dir / "deploy-resources.log").write_bytes(result.stdout + result.stderr)
         if result.returncode != 0:
-            raise RuntimeError(
-                "deploying the resources failed:\n" + result.stdout.decode()[-3000:]
-            )
+            raise RuntimeError("deploying the resources failed:\n" + result.stdout.decode()[-3000:])
         import boto3
 
         session = boto3.session.Session(
@@ -228,12 +239,22 @@ class LocalStack:
         self.queue_url = sqs.get_queue_url(QueueName=f"gateway-{STAGE}-payments-to-bank")[
             "QueueUrl"
         ]
-        secrets = session.client("secretsmanager", endpoint_url=self.endpoint)
+        self._store_secrets(session.client("secretsmanager", endpoint_url=self.endpoint))
+
+    def _store_secrets(self, client: Any) -> None:
+        # moto's CloudFormation skips AWS::SecretsManager::Secret, so the secrets the
+        # resources template declares are created here, under the same names. The bank's
+        # two secrets must match the simulator's; the pepper is random per run.
         for name, value in (
             ("bank-callback-secret", self.callback_secret),
             ("bank-api-key", self.bank_api_key),
+            ("api-key-pepper", secrets.token_urlsafe(48)),
         ):
-            secrets.put_secret_value(SecretId=f"gateway-{STAGE}/{name}", SecretString=value)
+            secret_id = f"gateway-{STAGE}/{name}"
+            try:
+                client.put_secret_value(SecretId=secret_id, SecretString=value)
+            except client.exceptions.ResourceNotFoundException:
+                client.create_secret(Name=secret_id, SecretString=value)
 
     def _start_bank_simulator(self) -> None:
         self._say(f"bank simulator on http://127.0.0.1:{self.ports.bank_simulator}")
@@ -248,7 +269,8 @@ class LocalStack:
         self._spawn(
             "bank-simulator",
             [sys.executable, str(ROOT / "services" / "bank-simulator" / "bank_simulator.py")],
-            ROOT, env,
+            ROOT,
+            env,
         )
 
     def _start_functions(self) -> None:
@@ -262,10 +284,18 @@ class LocalStack:
             self._spawn(
                 name,
                 [
-                    str(OSLS), "offline", "start", "--stage", STAGE,
-                    "--httpPort", str(http_port), "--lambdaPort", str(lambda_port),
+                    str(OSLS),
+                    "offline",
+                    "start",
+                    "--stage",
+                    STAGE,
+                    "--httpPort",
+                    str(http_port),
+                    "--lambdaPort",
+                    str(lambda_port),
                 ],
-                ROOT / "services" / name, self.function_env(),
+                ROOT / "services" / name,
+                self.function_env(),
             )
 
     def _start_glue(self) -> None:
@@ -288,13 +318,10 @@ class LocalStack:
         queue_arn = f"arn:aws:sqs:{REGION}:123456789012:gateway-{STAGE}-payments-to-bank"
         forward = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-forward", 60)
         source = SqsEventSource(sqs, self.queue_url, queue_arn, forward, batch_size=10)
-        reconcile = invoke_via_offline(
-            p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120
-        )
+        reconcile = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120)
         schedule = Schedule(reconcile, self.reconcile_every_s)
-        self._say("forwarder consuming the queue; reconciler every "
-                  f"{self.reconcile_every_s:.0f}s")
-        self._pending_starts = [source, schedule]
+        self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
+        self._pending_starts: list[Any] = [source, schedule]
 
     def _wait_ready(self) -> None:
         p = self.ports
@@ -307,14 +334,17 @@ class LocalStack:
             self._wait_port(name, port)
         wait_until(
             lambda: http_status(f"http://127.0.0.1:{p.bank_simulator}/health") == 200,
-            "the bank simulator", 30,
+            "the bank simulator",
+            30,
         )
         # Any HTTP answer (here 401: no key) means the route table and the edge are up.
         wait_until(
-            lambda: http_status(
-                f"http://127.0.0.1:{p.merchant_api}/merchant/x/payment/y"
-            ) in (400, 401, 403, 404),
-            "the merchant API", 60,
+            lambda: (
+                http_status(f"http://127.0.0.1:{p.merchant_api}/merchant/x/payment/y")
+                in (400, 401, 403, 404)
+            ),
+            "the merchant API",
+            60,
         )
         for starter in self._pending_starts:
             starter.start()
@@ -364,6 +394,7 @@ class LocalStack:
 
 def register_merchant(env: dict[str, str], name: str) -> dict[str, str]:
     """Create a merchant through the real use case and adapters, against `env`'s stack."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     from shared_kernel.bootstrap import build_gateway
     from shared_kernel.settings import Settings
 
@@ -381,12 +412,12 @@ def main() -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    stack.start()
-    merchant = stack.register_merchant("Demo merchant")
-    print("demo merchant: " + json.dumps(merchant), flush=True)
-    print(f"logs in {stack.log_dir}", flush=True)
-    print("gateway ready", flush=True)
     try:
+        stack.start()
+        merchant = stack.register_merchant("Demo merchant")
+        print("demo merchant: " + json.dumps(merchant), flush=True)
+        print(f"logs in {stack.log_dir}", flush=True)
+        print("gateway ready", flush=True)
         while not stopping.wait(1):
             for name, process in stack.processes.items():
                 if process.poll() is not None:

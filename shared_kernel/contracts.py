@@ -181,7 +181,7 @@ def _validator(schema_name: str) -> Any:
 
 @functools.cache
 def _validator_class() -> Any:
-    from jsonschema import Draft202012Validator, validators  # type: ignore[import-untyped]
+    from jsonschema import Draft202012Validator, validators
 
     type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_json_integer)
     return validators.extend(
@@ -227,7 +227,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def _ecma_pattern(validator: Any, pattern: str, instance: object, schema: object) -> Iterator[Any]:
     if isinstance(instance, str) and not _compiled(pattern).search(instance):
-        from jsonschema.exceptions import (  # type: ignore[import-untyped]
+        from jsonschema.exceptions import (
             ValidationError as SchemaError,
         )
 

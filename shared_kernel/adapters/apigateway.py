@@ -86,9 +86,7 @@ def error_body(error: HttpError) -> dict[str, Any]:
     }
 
 
-def respond(
-    status: int, body: object, headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def respond(status: int, body: object, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A Lambda proxy response with a JSON body."""
     return {
         "statusCode": status,

@@ -45,9 +45,7 @@ _SEPARATOR = b":"
 # KMS answers these when the ciphertext, the key or the encryption context do not match: the
 # blob cannot be opened for this payment. Anything else (throttling, outage) is transient
 # and propagates unchanged so that the caller retries.
-_UNSEALABLE_CODES = frozenset(
-    {"InvalidCiphertextException", "IncorrectKeyException", "InvalidKeyUsageException"}
-)
+_UNSEALABLE_CODES = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
 _UNSEALABLE = "card data cannot be unsealed"
 
 

@@ -40,9 +40,7 @@ class RegisterMerchant:
         """Register `name`; returns the merchant id and the key in plain text, once."""
         merchant_id = self.new_id()
         api_key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
-        self.directory.add(
-            merchant_id, name, hash_api_key(self.pepper, api_key), self.clock.now()
-        )
+        self.directory.add(merchant_id, name, hash_api_key(self.pepper, api_key), self.clock.now())
         return RegisteredMerchant(merchant_id, api_key)
 
 

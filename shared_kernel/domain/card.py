@@ -110,9 +110,7 @@ class CardSecrets:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, CardSecrets)
-            and self.number == other.number
-            and self.cvv == other.cvv
+            isinstance(other, CardSecrets) and self.number == other.number and self.cvv == other.cvv
         )
 
     def __hash__(self) -> int:

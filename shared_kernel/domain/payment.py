@@ -101,6 +101,13 @@ def _reference_error(reference: object) -> str | None:
     return None
 
 
+def _safe_name(name: str) -> str:
+    # A property name is echoed back in the error: never echo something card-like.
+    if sum(c.isdigit() for c in name) >= 12:
+        return "<property>"
+    return name[:64]
+
+
 def draft_errors(fields: Mapping[str, object], today: date) -> list[FieldError]:
     """Every business-rule violation in a submission, one entry per failing field."""
     found: dict[str, str] = {}
@@ -118,7 +125,7 @@ def draft_errors(fields: Mapping[str, object], today: date) -> list[FieldError]:
     ):
         found.setdefault(name, problem)
     for name in sorted(set(fields) - SUBMIT_FIELDS):
-        found[name] = "is not an accepted property"
+        found[_safe_name(name)] = "is not an accepted property"
     return [FieldError(name, message) for name, message in sorted(found.items())]
 
 
@@ -216,9 +223,7 @@ class PaymentRequest:
         """
         if outcome.status is self.status:
             if outcome.decline_reason is not self.decline_reason:
-                raise InvalidTransition(
-                    f"payment is already {self.status} for a different reason"
-                )
+                raise InvalidTransition(f"payment is already {self.status} for a different reason")
             return self._drop_card_if_final(at)
         if self.status.is_final:
             raise InvalidTransition(f"payment is already final ({self.status})")

@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]
 from botocore.config import Config
 
 from shared_kernel.adapters.dynamodb.models import bind_tables
@@ -33,13 +33,6 @@ REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 TABLES_DOC = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
 STARTUP_TIMEOUT_S = 30.0
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the `integration` marker so that `-m integration` selects this suite."""
-    config.addinivalue_line(
-        "markers", "integration: adapters against a local AWS emulator or HTTP server"
-    )
 
 
 def free_port() -> int:
@@ -112,12 +105,15 @@ ClientFactory = Callable[..., Any]
 
 @pytest.fixture(scope="session")
 def aws_client(aws_endpoint: str) -> ClientFactory:
-    """Make a real boto3 client of a service, pointed at the moto server."""
+    """Make a real boto3 client of a service, pointed at the moto server (or `endpoint_url`),
+    with botocore Config options given as keywords."""
 
-    def make(service: str, **config: Any) -> Any:
-        return boto3.client(
+    new_client: Any = boto3.client  # one factory for any service name
+
+    def make(service: str, endpoint_url: str | None = None, **config: Any) -> Any:
+        return new_client(
             service,
-            endpoint_url=aws_endpoint,
+            endpoint_url=endpoint_url or aws_endpoint,
             region_name=REGION,
             config=Config(**config) if config else None,
             **CREDENTIALS,

@@ -72,14 +72,14 @@ def raw_item(tables: Tables, aws_client: ClientFactory) -> Any:
 def test_an_added_payment_reads_back_field_for_field(
     repository: DynamoPaymentRepository, raw_item: Any
 ) -> None:
-    """add then get returns an equal payment, at version 1, with timestamps to the microsecond."""
+    """add then get returns an equal payment, at version 0, with timestamps to the microsecond."""
     payment = a_payment()
 
     repository.add(payment)
 
-    assert 1 == payment.version
     assert payment == repository.get(payment.id)
     item = raw_item(payment.id)
+    assert {"N": "0"} == item["version"]
     assert {"S": "2026-11-26T10:00:00.123456Z"} == item["updated_at"]
     assert {"N": "1050"} == item["amount"]
     assert {"S": "pending"} == item["open_status"]
@@ -111,7 +111,7 @@ def test_save_writes_the_change_and_removes_the_sealed_card(
     payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
     repository.save(payment)
 
-    assert 2 == payment.version
+    assert 1 == payment.version
     assert payment == repository.get(payment.id)
     item = raw_item(payment.id)
     assert "sealed_card" not in item
@@ -146,7 +146,7 @@ def test_a_final_payment_round_trips_and_leaves_the_open_index(
     assert payment == repository.get(payment.id)
     item = raw_item(payment.id)
     assert set() == {"open_status", "sealed_card"} & set(item)
-    assert {"N": "2"} == item["version"]
+    assert {"N": "1"} == item["version"]
 
 
 def test_adding_an_existing_id_fails_and_keeps_the_first(
@@ -166,7 +166,7 @@ def test_adding_an_existing_id_fails_and_keeps_the_first(
 def test_a_save_from_a_stale_read_raises_concurrent_update(
     repository: DynamoPaymentRepository,
 ) -> None:
-    """Two writers read version 1; the second save is refused and the first one's write stays."""
+    """Two writers read version 0; the second save is refused and the first one's write stays."""
     payment = a_payment()
     repository.add(payment)
     mine, theirs = repository.get(payment.id), repository.get(payment.id)
@@ -178,16 +178,16 @@ def test_a_save_from_a_stale_read_raises_concurrent_update(
         repository.save(mine)
 
     assert theirs == repository.get(payment.id)
-    assert 1 == mine.version
+    assert 0 == mine.version
 
 
 def test_saving_a_payment_that_was_never_added_creates_nothing(
     repository: DynamoPaymentRepository,
 ) -> None:
-    """save is an update of an existing item, never an upsert."""
+    """save is an update of an existing item, never an upsert: PaymentNotFound."""
     payment = a_payment()
 
-    with pytest.raises(ConcurrentUpdate):
+    with pytest.raises(PaymentNotFound):
         repository.save(payment)
 
     with pytest.raises(PaymentNotFound):

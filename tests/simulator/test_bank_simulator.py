@@ -395,7 +395,7 @@ def test_unavailable_first_card_answers_503_once_then_pays(
 def test_processing_then_paid_card_reports_processing_until_decided(
     sim_dir: Path, receiver: CallbackReceiver
 ) -> None:
-    """Card 4000000000000101: GET shows PROCESSING after the first callback, PAID after the second."""
+    """Card 4000000000000101: GET says PROCESSING after the first callback, PAID after the last."""
     slow = start_simulator(sim_dir, receiver.url, BANK_CALLBACK_DELAY_MS="300")
     try:
         body = payment_body(PROCESSING_THEN_PAID_CARD)

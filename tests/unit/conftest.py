@@ -15,11 +15,6 @@ from .fakes import (
 )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the `unit` marker so that `-m unit` selects this suite without warnings."""
-    config.addinivalue_line("markers", "unit: fast tests of the domain and use cases, no I/O")
-
-
 @pytest.fixture
 def clock() -> FixedClock:
     """A clock stopped at 2026-11-26T10:00:00Z."""

@@ -11,7 +11,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3002
 DEFAULT_CALLBACK_URL = "http://127.0.0.1:3001/bank/payment-updates"
 # Development-only defaults, documented in the README; a real bank would never ship these.
-DEFAULT_CALLBACK_SECRET = "local-dev-callback-secret-change-me"
+DEFAULT_CALLBACK_SECRET = "local-dev-callback-secret-change-me"  # noqa: S105 (public dev default)
 DEFAULT_API_KEY = "local-dev-bank-api-key"
 DEFAULT_CALLBACK_DELAY_MS = 200
 DEFAULT_CALLBACK_MAX_ATTEMPTS = 5

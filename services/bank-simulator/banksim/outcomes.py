@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class BankStatus(str, Enum):
+class BankStatus(StrEnum):
     """Statuses the bank reports, in requests' answers and in callbacks (SPEC §4)."""
 
     PROCESSING = "PROCESSING"

@@ -31,7 +31,11 @@ def _parse(header: str) -> tuple[int, list[str]] | None:
 
 
 def verify(
-    header: str | None, body: bytes, secrets: Sequence[str], now: float, tolerance: int = TOLERANCE_S
+    header: str | None,
+    body: bytes,
+    secrets: Sequence[str],
+    now: float,
+    tolerance: int = TOLERANCE_S,
 ) -> bool:
     """True when the header signs `body` with one of `secrets` within `tolerance` of `now`."""
     parsed = _parse(header) if header else None

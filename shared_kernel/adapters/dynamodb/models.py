@@ -19,7 +19,6 @@ from pynamodb.attributes import (
     BinaryAttribute,
     NumberAttribute,
     UnicodeAttribute,
-    VersionAttribute,
 )
 from pynamodb.constants import STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -74,7 +73,10 @@ class PrefixedKeyAttribute(Attribute[str]):
         return value[len(self.prefix) :]
 
 
-class OpenPaymentsIndex(GlobalSecondaryIndex["PaymentModel"]):  # type: ignore[no-untyped-call]
+# PynamoDB's Index.__init_subclass__ is untyped; --strict reports calling it.
+class OpenPaymentsIndex(  # type: ignore[no-untyped-call,unused-ignore]
+    GlobalSecondaryIndex["PaymentModel"]
+):
     """Sparse index of payments that are not final yet, oldest change first (the reconciler's)."""
 
     class Meta:
@@ -113,7 +115,8 @@ class PaymentModel(Model):
     # The status while the payment is pending or processing, absent once it is final: only
     # open payments are in the index, so the reconciler never reads settled ones.
     open_status = UnicodeAttribute(null=True)
-    version = VersionAttribute()
+    # Optimistic locking: 0 when added, +1 per update; every update is conditional on it.
+    version = NumberAttribute(default=0)
 
     open_payments = OpenPaymentsIndex()
 
@@ -147,8 +150,20 @@ class ApiKeyModel(Model):
     created_at = TimestampAttribute()
 
 
-def bind_tables(payments_table: str, merchants_table: str, region: str, host: str | None) -> None:
-    """Point the models at their tables (and endpoint); drops any cached connection."""
+def bind_tables(
+    payments_table: str,
+    merchants_table: str,
+    region: str,
+    host: str | None,
+    *,
+    connect_timeout_seconds: int = 2,
+    read_timeout_seconds: int = 5,
+) -> None:
+    """Point the models at their tables (and endpoint); drops any cached connection.
+
+    The timeouts replace PynamoDB's defaults (15 s and 30 s), which would outlast the API
+    Gateway's 29 s limit on a single stuck call.
+    """
     models: tuple[tuple[type[Model], str], ...] = (
         (PaymentModel, payments_table),
         (MerchantModel, merchants_table),
@@ -158,4 +173,6 @@ def bind_tables(payments_table: str, merchants_table: str, region: str, host: st
         model.Meta.table_name = table_name
         model.Meta.region = region
         model.Meta.host = host
+        model.Meta.connect_timeout_seconds = connect_timeout_seconds
+        model.Meta.read_timeout_seconds = read_timeout_seconds
         model._connection = None

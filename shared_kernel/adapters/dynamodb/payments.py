@@ -40,8 +40,8 @@ MUTABLE_ATTRIBUTES = (
 
 
 def to_item(payment: PaymentRequest) -> PaymentModel:
-    """The storage item of a payment, at the version it was read at (none if never stored)."""
-    item = PaymentModel(
+    """The storage item of a payment, at the version it was read at."""
+    return PaymentModel(
         payment_id=str(payment.id),
         merchant_id=str(payment.merchant_id),
         amount=payment.money.amount,
@@ -60,10 +60,8 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         created_at=payment.created_at,
         updated_at=payment.updated_at,
         open_status=None if payment.status.is_final else payment.status.value,
+        version=payment.version,
     )
-    if payment.version:
-        item.version = payment.version
-    return item
 
 
 def to_domain(item: PaymentModel) -> PaymentRequest:
@@ -86,7 +84,7 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
         bank_reference=item.bank_reference,
         sealed_card=None if item.sealed_card is None else SealedCard(bytes(item.sealed_card)),
         correlation_id=item.correlation_id,
-        version=int(item.version or 0),
+        version=int(item.version),
     )
 
 
@@ -94,18 +92,16 @@ class DynamoPaymentRepository:
     """Payments in the payments table, one item per payment, versioned."""
 
     def add(self, payment: PaymentRequest) -> None:
-        """Store a new payment (version 0) at version 1; raises ConcurrentUpdate if its id
-        exists. Without a version PynamoDB also conditions on attribute_not_exists(version)."""
-        item = to_item(payment)
-        if item.version is not None:
-            raise ValueError("only a payment that was never stored can be added")
+        """Store a new payment (PutItem if attribute_not_exists(payment_id)).
+
+        Raises ConcurrentUpdate if a payment with this id is already stored.
+        """
         try:
-            item.save(condition=PaymentModel.payment_id.does_not_exist())
+            to_item(payment).save(condition=PaymentModel.payment_id.does_not_exist())
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 raise ConcurrentUpdate(f"payment {payment.id} already exists") from error
             raise
-        payment.version = int(item.version or 1)
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id (strongly consistent read); raises PaymentNotFound."""
@@ -116,26 +112,27 @@ class DynamoPaymentRepository:
         return to_domain(item)
 
     def save(self, payment: PaymentRequest) -> None:
-        """Write the changed state if the stored version is still `payment.version`.
+        """Write what changed (UpdateItem if version = payment.version), then bump the version.
 
-        Raises ConcurrentUpdate when someone else wrote first (or the payment was never
-        added); on success `payment.version` is the new version.
+        Raises ConcurrentUpdate when someone else wrote first, PaymentNotFound if the
+        payment was never added. Attributes that became None are REMOVEd from the item.
         """
         item = to_item(payment)
         attributes = PaymentModel.get_attributes()
-        actions: list[Action] = []
+        actions: list[Action] = [PaymentModel.version.add(1)]
         for name in MUTABLE_ATTRIBUTES:
             value = getattr(item, name)
             attribute = attributes[name]
             actions.append(attribute.remove() if value is None else attribute.set(value))
         try:
-            # PynamoDB adds `version = :read_version` to the condition and `version + 1`.
-            item.update(actions=actions, condition=PaymentModel.payment_id.exists())
+            item.update(actions=actions, condition=PaymentModel.version == payment.version)
         except UpdateError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
-                raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
-            raise
-        payment.version = int(item.version or 0)
+            if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
+                raise
+            # Rare path: one more read tells a lost race from a payment that is not there.
+            self.get(payment.id)
+            raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
+        payment.version += 1
 
     def open_payments(
         self, status: PaymentStatus, updated_before: datetime, limit: int

@@ -1,0 +1,676 @@
+"""API Gateway's own answers ("gateway responses"), emulated in front of serverless-offline.
+
+In AWS, API Gateway answers some requests itself: the authorizer said Unauthorized, the route
+does not exist, the integration failed or timed out. We customise those answers with
+`AWS::ApiGateway::GatewayResponse` resources in each service's serverless.yml. serverless-offline
+ignores those resources and answers with its own Hapi/Boom bodies instead, so locally a merchant
+would see `{"statusCode":401,"error":"Unauthorized",...}` where AWS answers our error body.
+
+`EdgeProxy` is a small reverse proxy that sits where API Gateway sits: it forwards every request
+unchanged (the body byte for byte: the bank callback's HMAC covers the raw body) and returns the
+upstream answer unchanged, except when serverless-offline itself produced the error; then it
+answers what API Gateway would, from the gateway responses of the serverless.yml
+(`load_gateway_responses`). Bodies produced by our Lambdas always carry a top-level `error`
+*object*, so they are never mistaken for serverless-offline's.
+
+What serverless-offline 13.9 answers by itself (observed, and read in its source):
+
+* authorizer denied or crashed: 401
+  `{"statusCode":401,"error":"Unauthorized","message":"Unauthorized"}`;
+* identity source (Authorization header) missing: 401 with message
+  `User is not authorized to access this resource`;
+* policy denies the resource / no principalId: 403 `{"statusCode":403,"error":"Forbidden",...}`;
+* unknown route or method: 404 `{"statusCode":404,"error":"Serverless-offline: route not
+  found.","currentRoute":...,"existingRoutes":[...]}`;
+* Lambda timeout, and a crashed Python handler (offline waits for the timeout): 504, empty body;
+* integration errors: 502 `{"errorMessage":...,"errorType":...,"offlineInfo":...,"stackTrace":...}`.
+
+Run it: `python -m local.edge --listen 3000 --upstream 3010 --serverless-yml
+services/merchant-api/serverless.yml`. Per-request log lines go to stderr only with `EDGE_LOG=1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+LOG = logging.getLogger(__name__)
+
+LOCALHOST = "127.0.0.1"
+
+UNAUTHORIZED = "UNAUTHORIZED"
+ACCESS_DENIED = "ACCESS_DENIED"
+MISSING_AUTHENTICATION_TOKEN = "MISSING_AUTHENTICATION_TOKEN"  # noqa: S105 - not a secret
+INTEGRATION_TIMEOUT = "INTEGRATION_TIMEOUT"
+REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+THROTTLED = "THROTTLED"
+DEFAULT_4XX = "DEFAULT_4XX"
+DEFAULT_5XX = "DEFAULT_5XX"
+
+# What API Gateway answers when a response type is not customised (its documented defaults).
+_AWS_DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
+_AWS_ERROR_TYPE_HEADER = {
+    UNAUTHORIZED: "UnauthorizedException",
+    ACCESS_DENIED: "AccessDeniedException",
+    MISSING_AUTHENTICATION_TOKEN: "MissingAuthenticationTokenException",
+}
+
+HOP_BY_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_NO_BODY_STATUSES = frozenset({204, 304})
+_BOOM_KEYS = frozenset({"statusCode", "error", "message", "attributes"})
+_ROUTE_NOT_FOUND_KEYS = frozenset({"statusCode", "error", "currentRoute", "existingRoutes"})
+_ROUTE_NOT_FOUND_ERROR = "Serverless-offline: route not found."
+_OFFLINE_LAMBDA_ERROR_KEYS = frozenset(
+    {"errorMessage", "errorType", "offlineInfo", "stackTrace", "trace"}
+)
+_EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
+_CONTEXT_VARIABLE = re.compile(r"\$\{(context(?:\.\w+)+)\}|\$(context(?:\.\w+)+)")
+_FILE_REFERENCE = re.compile(r"^\$\{file\(([^)]+)\)(?::([\w.-]+))?\}$")
+
+
+@dataclass(frozen=True)
+class OfflineError:
+    """An error answered by serverless-offline itself, as the API Gateway error it stands for."""
+
+    response_type: str
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One customised gateway response: status (None keeps the default), headers, body template."""
+
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamReply:
+    """An HTTP answer: status, reason phrase, header list (duplicates kept) and full body."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def classify_offline_error(status: int, body: bytes) -> OfflineError | None:
+    """Tell whether an upstream answer was generated by serverless-offline, and what it means."""
+    if status < 400:
+        return None
+    if not body.strip():
+        # serverless-offline's Lambda timeout (also what a crashed Python handler turns into).
+        return _server_error(status) if status >= 500 else None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    keys = frozenset(document)
+    if document.get("error") == _ROUTE_NOT_FOUND_ERROR and keys <= _ROUTE_NOT_FOUND_KEYS:
+        return OfflineError(MISSING_AUTHENTICATION_TOKEN, 403, "Missing Authentication Token")
+    if "statusCode" in keys and isinstance(document.get("error"), str) and keys <= _BOOM_KEYS:
+        return _boom_error(status, str(document.get("message") or document["error"]))
+    if "errorMessage" in keys and keys <= _OFFLINE_LAMBDA_ERROR_KEYS:
+        if status >= 500:
+            return _server_error(status)
+        return OfflineError(DEFAULT_4XX, status, str(document["errorMessage"]))
+    return None
+
+
+def _boom_error(status: int, message: str) -> OfflineError:
+    if status == 401:
+        return OfflineError(UNAUTHORIZED, 401, "Unauthorized")
+    if status == 403:
+        return OfflineError(ACCESS_DENIED, 403, _EXPLICIT_DENY)
+    if status == 413:
+        return OfflineError(REQUEST_TOO_LARGE, 413, "Request Too Long")
+    if status == 429:
+        return OfflineError(THROTTLED, 429, "Too Many Requests")
+    if status >= 500:
+        return _server_error(status)
+    return OfflineError(DEFAULT_4XX, status, message)
+
+
+def _server_error(status: int) -> OfflineError:
+    if status == 504:
+        return OfflineError(INTEGRATION_TIMEOUT, 504, "Endpoint request timed out")
+    return OfflineError(DEFAULT_5XX, status, "Internal server error")
+
+
+def _default_for(status: int) -> str:
+    return DEFAULT_5XX if status >= 500 else DEFAULT_4XX
+
+
+def _as_gateway_response(entry: Mapping[str, Any]) -> GatewayResponse:
+    """Normalise a table entry: `{"status", "headers", "template"}` or `{"status", "body"}`."""
+    status = entry.get("status")
+    template = entry.get("template")
+    if template is None and "body" in entry:
+        template = json.dumps(entry["body"], separators=(",", ":"))
+    headers = {str(name): str(value) for name, value in (entry.get("headers") or {}).items()}
+    return GatewayResponse(
+        status=int(status) if status is not None else None, headers=headers, template=template
+    )
+
+
+def render_template(template: str, context: Mapping[str, str]) -> str:
+    """Substitute `$context.x` / `${context.x}` variables the way API Gateway's VTL would."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return context.get(name, "")
+
+    return _CONTEXT_VARIABLE.sub(substitute, template)
+
+
+class _UpstreamPool:
+    """A few idle keep-alive connections to the upstream, shared by the proxy's threads."""
+
+    def __init__(self, host: str, port: int, timeout: float, max_idle: int = 16) -> None:
+        self._host = host
+        self._port = port
+        self._timeout = timeout
+        self._max_idle = max_idle
+        # Node closes idle keep-alive sockets after 5 s; never reuse one that may be closing.
+        self._idle_ttl = 3.0
+        self._idle: list[tuple[float, http.client.HTTPConnection]] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection and whether it was reused (a stale reused one may be retried)."""
+        now = time.monotonic()
+        stale: list[http.client.HTTPConnection] = []
+        conn: http.client.HTTPConnection | None = None
+        with self._lock:
+            while self._idle:
+                released_at, candidate = self._idle.pop()
+                if now - released_at < self._idle_ttl:
+                    conn = candidate
+                    break
+                stale.append(candidate)
+        for old in stale:
+            old.close()
+        if conn is not None:
+            return conn, True
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout), False
+
+    def release(self, conn: http.client.HTTPConnection) -> None:
+        """Return a connection whose answer was read in full."""
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append((time.monotonic(), conn))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, conn in idle:
+            conn.close()
+
+
+class EdgeProxy:
+    """A reverse proxy that answers serverless-offline's own errors as API Gateway would."""
+
+    def __init__(
+        self,
+        listen_port: int,
+        upstream_port: int,
+        gateway_responses: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        host: str = LOCALHOST,
+        upstream_host: str = LOCALHOST,
+        upstream_timeout: float = 60.0,
+    ) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.gateway_responses = {
+            name: _as_gateway_response(entry) for name, entry in (gateway_responses or {}).items()
+        }
+        self._pool = _UpstreamPool(upstream_host, upstream_port, upstream_timeout)
+        self._server = _EdgeServer((host, listen_port), _EdgeHandler, self)
+        self._thread: threading.Thread | None = None
+        self.log_requests = os.environ.get("EDGE_LOG") == "1"
+
+    @property
+    def port(self) -> int:
+        """The port the proxy listens on (useful when it was started on port 0)."""
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The proxy's base URL."""
+        host = self._server.server_address[0]
+        return f"http://{host!s}:{self.port}"
+
+    def start(self) -> EdgeProxy:
+        """Serve in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"edge-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and close the listening socket and the upstream connections."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        self._pool.close()
+
+    def __enter__(self) -> EdgeProxy:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> UpstreamReply:
+        """Forward one request and return the answer the client must get."""
+        try:
+            reply = self._exchange(method, target, headers, body)
+        except (http.client.InvalidURL, UnicodeError) as error:
+            LOG.info("edge: cannot forward %r: %r", target, error)
+            return self.gateway_reply(OfflineError(DEFAULT_4XX, 400, "Bad Request"), method, target)
+        except TimeoutError:
+            LOG.info("upstream %s:%s timed out on %s %s", *self.upstream, method, target)
+            return self.gateway_reply(_server_error(504), method, target)
+        except (OSError, http.client.HTTPException) as error:
+            LOG.info("upstream %s:%s failed on %s %s: %r", *self.upstream, method, target, error)
+            return self.gateway_reply(_server_error(502), method, target)
+        offline_error = classify_offline_error(reply.status, reply.body)
+        if offline_error is None:
+            return reply
+        return self.gateway_reply(offline_error, method, target)
+
+    def gateway_reply(self, error: OfflineError, method: str, target: str) -> UpstreamReply:
+        """The answer API Gateway gives for `error`, with our customised gateway responses."""
+        family = self.gateway_responses.get(_default_for(error.status))
+        specific = (
+            self.gateway_responses.get(error.response_type)
+            if error.response_type not in (DEFAULT_4XX, DEFAULT_5XX)
+            else None
+        )
+        chosen = specific or family
+        status = (
+            (specific.status if specific else None) or (family.status if family else None)
+        ) or error.status
+        headers: dict[str, str] = {}
+        for source in (family, specific):
+            if source is not None:
+                headers.update(source.headers)
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+        request_id = str(uuid.uuid4())
+        headers["x-amzn-RequestId"] = request_id
+        if error.response_type in _AWS_ERROR_TYPE_HEADER:
+            headers["x-amzn-ErrorType"] = _AWS_ERROR_TYPE_HEADER[error.response_type]
+        template = chosen.template if chosen and chosen.template is not None else None
+        context = {
+            "context.error.message": json.dumps(error.message)[1:-1],
+            "context.error.messageString": json.dumps(error.message),
+            "context.error.responseType": error.response_type,
+            "context.requestId": request_id,
+            "context.extendedRequestId": request_id,
+            "context.httpMethod": method,
+            "context.path": target.split("?", 1)[0],
+        }
+        body = render_template(template or _AWS_DEFAULT_TEMPLATE, context).encode("utf-8")
+        return UpstreamReply(status, "", list(headers.items()), body)
+
+    def _exchange(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> UpstreamReply:
+        for attempt in range(2):
+            conn, reused = self._pool.acquire()
+            try:
+                conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    conn.putheader(name, value)
+                if body or method in ("POST", "PUT", "PATCH"):
+                    conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body or None)
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                # A reused keep-alive connection the upstream closed meanwhile: one fresh try.
+                if reused and attempt == 0:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if response.will_close:
+                conn.close()
+            else:
+                self._pool.release(conn)
+            return UpstreamReply(
+                response.status, response.reason, _end_to_end(response.getheaders()), data
+            )
+        raise http.client.HTTPException("unreachable")  # pragma: no cover
+
+
+def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop hop-by-hop headers (and those a `Connection` header names)."""
+    named = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    return [
+        (name, value)
+        for name, value in headers
+        if name.lower() not in HOP_BY_HOP_HEADERS and name.lower() not in named
+    ]
+
+
+class _EdgeServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], edge: EdgeProxy
+    ) -> None:
+        self.edge = edge
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away is not news; never print tracebacks on stderr.
+        LOG.debug("edge: error while serving %s", client_address, exc_info=True)
+
+
+class _RequestAborted(Exception):
+    """The client sent a body that could not be read in full."""
+
+
+class _EdgeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 120
+    server: _EdgeServer
+
+    def _proxy(self) -> None:
+        edge = self.server.edge
+        try:
+            body = self._read_body()
+        except _RequestAborted:
+            self.close_connection = True
+            return
+        headers = _end_to_end(list(self.headers.items()))
+        # The proxy computes the length and has already answered any `Expect: 100-continue`.
+        headers = [
+            (name, value)
+            for name, value in headers
+            if name.lower() not in ("content-length", "expect")
+        ]
+        if not any(name.lower() == "host" for name, _ in headers):
+            headers.insert(0, ("Host", f"{edge.upstream[0]}:{edge.upstream[1]}"))
+        headers.extend(self._forwarded_headers(headers))
+        self._send(edge.handle(self.command, self.path, headers, body))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _proxy
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError as error:
+            raise _RequestAborted from error
+        try:
+            body = self.rfile.read(length)
+        except OSError as error:
+            raise _RequestAborted from error
+        if len(body) != length:
+            raise _RequestAborted
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        try:
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers: not forwarded
+                    return b"".join(chunks)
+                chunk = self.rfile.read(size)
+                if len(chunk) != size:
+                    raise _RequestAborted
+                chunks.append(chunk)
+                self.rfile.readline(3)
+        except (OSError, ValueError) as error:
+            raise _RequestAborted from error
+
+    def _forwarded_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """What API Gateway adds for the integration: X-Forwarded-For/-Proto/-Port."""
+        present = {name.lower() for name, _ in headers}
+        added = []
+        if "x-forwarded-for" not in present:
+            added.append(("X-Forwarded-For", self.client_address[0]))
+        if "x-forwarded-proto" not in present:
+            added.append(("X-Forwarded-Proto", "http"))
+        if "x-forwarded-port" not in present:
+            added.append(("X-Forwarded-Port", str(self.server.server_address[1])))
+        return added
+
+    def _send(self, reply: UpstreamReply) -> None:
+        head_only = self.command == "HEAD"
+        try:
+            self.send_response_only(reply.status, reply.reason or None)
+            has_date = False
+            for name, value in reply.headers:
+                lowered = name.lower()
+                if lowered == "content-length" and not head_only:
+                    continue
+                has_date = has_date or lowered == "date"
+                self.send_header(name, value)
+            if not has_date:
+                self.send_header("Date", self.date_time_string())
+            if reply.status not in _NO_BODY_STATUSES and reply.status >= 200 and not head_only:
+                self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if not head_only and reply.status not in _NO_BODY_STATUSES and reply.body:
+                self.wfile.write(reply.body)
+            self.wfile.flush()
+        except OSError:  # client disconnected: BrokenPipe, ConnectionReset, timeout
+            self.close_connection = True
+            return
+        self.log_request(reply.status, len(reply.body))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.edge.log_requests:
+            sys.stderr.write(f"edge {self.address_string()} - {format % args}\n")
+
+
+def _construct_cloudformation_tag(loader: Any, tag_suffix: str, node: Any) -> dict[str, Any]:
+    """`!Ref X` -> {"Ref": "X"}, `!GetAtt A.B` -> {"Fn::GetAtt": "A.B"} (the long form)."""
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    name = tag_suffix if tag_suffix == "Ref" or tag_suffix == "Condition" else f"Fn::{tag_suffix}"
+    return {name: value}
+
+
+# A YAML SafeLoader that accepts CloudFormation short tags (`!Ref`, `!GetAtt`, `!Sub`...).
+CloudFormationLoader: Any = type("CloudFormationLoader", (yaml.SafeLoader,), {})
+CloudFormationLoader.add_multi_constructor("!", _construct_cloudformation_tag)
+
+
+def _load_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as stream:
+        return yaml.load(stream, Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader
+
+
+def _resolve_file_reference(value: Any, base_dir: Path) -> Any:
+    """Follow a Serverless `${file(path)}` / `${file(path):Key}` reference, if `value` is one."""
+    if not isinstance(value, str):
+        return value
+    match = _FILE_REFERENCE.match(value.strip())
+    if match is None:
+        return value
+    loaded = _load_yaml(base_dir / match.group(1).strip())
+    if match.group(2):
+        loaded = loaded.get(match.group(2)) if isinstance(loaded, dict) else None
+    return loaded
+
+
+def load_gateway_responses(
+    serverless_yml_path: str | os.PathLike[str],
+) -> dict[str, dict[str, Any]]:
+    """Read the `AWS::ApiGateway::GatewayResponse` resources of a serverless.yml into a table.
+
+    Each entry: `{"status": int | None, "headers": {name: value}, "template": str | None}` and,
+    when the template is plain JSON with no variables, `"body"`: the parsed JSON.
+    """
+    path = Path(serverless_yml_path)
+    document = _load_yaml(path) or {}
+    resources = _resolve_file_reference(document.get("resources"), path.parent)
+    fragments = resources if isinstance(resources, list) else [resources]
+    table: dict[str, dict[str, Any]] = {}
+    for fragment in fragments:
+        fragment = _resolve_file_reference(fragment, path.parent)
+        if not isinstance(fragment, dict):
+            continue
+        definitions = _resolve_file_reference(fragment.get("Resources"), path.parent)
+        if not isinstance(definitions, dict):
+            continue
+        for resource in definitions.values():
+            if isinstance(resource, dict) and resource.get("Type") == (
+                "AWS::ApiGateway::GatewayResponse"
+            ):
+                properties = resource.get("Properties") or {}
+                response_type = properties.get("ResponseType")
+                if isinstance(response_type, str):
+                    table[response_type] = _gateway_response_entry(properties)
+    return table
+
+
+def _gateway_response_entry(properties: Mapping[str, Any]) -> dict[str, Any]:
+    status_code = str(properties.get("StatusCode") or "").strip()
+    status = int(status_code) if status_code.isdigit() else None
+    headers: dict[str, str] = {}
+    for key, value in (properties.get("ResponseParameters") or {}).items():
+        prefix = "gatewayresponse.header."
+        text = str(value)
+        if key.startswith(prefix) and len(text) >= 2 and text[0] == text[-1] == "'":
+            headers[key[len(prefix) :]] = text[1:-1]
+        else:
+            LOG.debug("gateway response parameter %s=%r is not a literal: ignored", key, value)
+    templates = properties.get("ResponseTemplates") or {}
+    template = templates.get("application/json")
+    if template is None and templates:
+        template = next(iter(templates.values()))
+    if template is not None and not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
+    entry: dict[str, Any] = {"status": status, "headers": headers, "template": template}
+    if isinstance(template, str) and "$" not in template:
+        try:
+            entry["body"] = json.loads(template)
+        except ValueError:
+            pass
+    return entry
+
+
+def start_edge(
+    listen_port: int,
+    upstream_port: int,
+    gateway_responses: Mapping[str, Mapping[str, Any]] | None = None,
+) -> EdgeProxy:
+    """Start an edge proxy on 127.0.0.1:listen_port in a daemon thread; `.close()` stops it."""
+    return EdgeProxy(listen_port, upstream_port, gateway_responses).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run one edge proxy in the foreground until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m local.edge", description=main.__doc__)
+    parser.add_argument("--listen", type=int, required=True, help="port to listen on")
+    parser.add_argument("--upstream", type=int, required=True, help="serverless-offline's port")
+    parser.add_argument("--serverless-yml", help="serverless.yml holding the gateway responses")
+    parser.add_argument("--host", default=LOCALHOST, help="address to listen on")
+    parser.add_argument("--upstream-timeout", type=float, default=60.0, help="seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if os.environ.get("EDGE_LOG") == "1" else logging.WARNING,
+        format="edge %(levelname)s %(message)s",
+    )
+    responses = load_gateway_responses(args.serverless_yml) if args.serverless_yml else {}
+    edge = EdgeProxy(
+        args.listen,
+        args.upstream,
+        responses,
+        host=args.host,
+        upstream_timeout=args.upstream_timeout,
+    )
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    edge.start()
+    sys.stderr.write(
+        f"edge: {edge.url} -> http://{args.host}:{args.upstream} "
+        f"({len(responses)} gateway responses)\n"
+    )
+    try:
+        stopped.wait()
+    finally:
+        edge.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
