@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from local.stack import LocalStack, Ports
@@ -16,7 +15,6 @@ def main() -> None:
     if not name:
         sys.exit("usage: make merchant NAME=<name>")
     stack = LocalStack(Ports.from_env())
-    stack.queue_url = os.environ.get("PAYMENT_QUEUE_URL", "")
     print(json.dumps(stack.register_merchant(name)))
 
 

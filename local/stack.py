@@ -29,7 +29,8 @@ VENV_BIN = Path(sys.executable).parent
 OSLS = ROOT / "node_modules" / ".bin" / "osls"
 STAGE = "local"
 REGION = "eu-west-1"
-DEFAULT_CALLBACK_SECRET = "local-dev-callback-secret-change-me"
+# Documented development defaults for the local stage only (AWS stages use Secrets Manager).
+DEFAULT_CALLBACK_SECRET = "local-dev-callback-secret-change-me"  # noqa: S105
 DEFAULT_BANK_API_KEY = "local-dev-bank-api-key"
 
 
@@ -98,7 +99,7 @@ def port_open(port: int) -> bool:
 def http_status(url: str) -> int:
     """The HTTP status of a GET (any status counts as an answer)."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+        with urllib.request.urlopen(url, timeout=5) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
@@ -168,11 +169,28 @@ class LocalStack:
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
         }
 
+    def use_emulator(self) -> None:
+        """Point this process's AWS SDK at the emulator, with dummy credentials.
+
+        This process seeds merchants, runs the event sources and the make targets against
+        the local stack only.
+        """
+        os.environ.update(self.aws_env())
+
+    def discover_queue_url(self) -> str:
+        """The payment queue's URL in the running emulator."""
+        import boto3
+
+        self.use_emulator()
+        sqs = boto3.session.Session(region_name=REGION).client("sqs", endpoint_url=self.endpoint)
+        url: str = sqs.get_queue_url(QueueName=f"gateway-{STAGE}-payments-to-bank")["QueueUrl"]
+        return url
+
     # -- processes ----------------------------------------------------------------------
 
     def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with process
+        log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             args,
             cwd=cwd,
@@ -191,9 +209,7 @@ class LocalStack:
     def start(self) -> None:
         """Start everything and wait until every endpoint answers."""
         started = time.monotonic()
-        # This process seeds merchants and runs the event sources against the emulator
-        # only; give its AWS SDK the emulator's endpoint and dummy credentials.
-        os.environ.update(self.aws_env())
+        self.use_emulator()
         try:
             self._start_emulator()
             self._deploy_resources()
@@ -232,13 +248,8 @@ class LocalStack:
             raise RuntimeError("deploying the resources failed:\n" + result.stdout.decode()[-3000:])
         import boto3
 
-        session = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-        )
-        sqs = session.client("sqs", endpoint_url=self.endpoint)
-        self.queue_url = sqs.get_queue_url(QueueName=f"gateway-{STAGE}-payments-to-bank")[
-            "QueueUrl"
-        ]
+        self.queue_url = self.discover_queue_url()
+        session = boto3.session.Session(region_name=REGION)
         self._store_secrets(session.client("secretsmanager", endpoint_url=self.endpoint))
 
     def _store_secrets(self, client: Any) -> None:
@@ -312,9 +323,7 @@ class LocalStack:
         self._say(f"bank callback API on http://127.0.0.1:{p.callback_api}")
         self._closers.append(start_edge(p.callback_api, p.callback_offline, responses))
 
-        sqs = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-        ).client("sqs", endpoint_url=self.endpoint)
+        sqs = boto3.session.Session(region_name=REGION).client("sqs", endpoint_url=self.endpoint)
         queue_arn = f"arn:aws:sqs:{REGION}:123456789012:gateway-{STAGE}-payments-to-bank"
         forward = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-forward", 60)
         source = SqsEventSource(sqs, self.queue_url, queue_arn, forward, batch_size=10)
@@ -364,8 +373,8 @@ class LocalStack:
         for closer in reversed(self._closers):
             try:
                 closer.stop() if hasattr(closer, "stop") else closer.close()
-            except Exception:  # noqa: BLE001 - keep stopping the rest
-                pass
+            except Exception as error:  # noqa: BLE001 - keep stopping the rest
+                print(f"while stopping {closer!r}: {error}", file=sys.stderr)
         self._closers.clear()
         for process in self.processes.values():
             if process.poll() is None:

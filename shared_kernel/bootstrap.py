@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
+    from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
+    from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
     from shared_kernel.application.forward_payment import ForwardPayment
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
     from shared_kernel.application.ports import AcquiringBank, CardCipher, PaymentQueue
     from shared_kernel.application.reconcile import Reconcile
     from shared_kernel.application.submit_payment import SubmitPayment
-    from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
-    from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 
 
 class SystemClock:

@@ -10,10 +10,10 @@ from uuid import UUID
 from shared_kernel.application.ports import (
     CardCipher,
     Clock,
-    QueuedPayment,
     IdGenerator,
     PaymentQueue,
     PaymentRepository,
+    QueuedPayment,
     QueueUnavailable,
 )
 from shared_kernel.domain.payment import PaymentRequest, draft_payment

@@ -97,7 +97,7 @@ class CardSecrets:
     Its repr and str are masked so that a stray log line or traceback cannot leak it.
     """
 
-    __slots__ = ("number", "cvv")
+    __slots__ = ("cvv", "number")
 
     def __init__(self, number: str, cvv: str) -> None:
         self.number = number

@@ -48,8 +48,7 @@ def _route_root_logger_through(logger: Logger) -> None:
     root = logging.getLogger()
     formatter: Any = logger.registered_formatter
     if not root.handlers:
-        handler = logging.StreamHandler()
-        root.addHandler(handler)
+        root.addHandler(logging.StreamHandler())
     for handler in root.handlers:
         handler.setFormatter(formatter)
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))

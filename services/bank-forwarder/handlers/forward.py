@@ -51,7 +51,7 @@ def _forward(record: dict[str, Any]) -> bool:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward every record; answer the ids of those to retry."""
     records = event.get("Records") or []
-    gateway().forward_payment  # build the wiring once, before the threads share it
+    _ = gateway().forward_payment  # build the wiring once, before the threads share it
     done = list(_pool.map(_forward, records))
     failures = [
         {"itemIdentifier": record["messageId"]}

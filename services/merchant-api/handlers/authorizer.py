@@ -32,7 +32,7 @@ def handler(event: dict[str, Any], context: Any) -> Any:
     if merchant_id is None:
         if _OFFLINE:
             return "Unauthorized"
-        raise Exception("Unauthorized")  # noqa: TRY002 - the exact message API Gateway expects
+        raise Exception("Unauthorized")
     return _allow(str(merchant_id), event["methodArn"])
 
 
