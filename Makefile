@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
 AWS_EMULATOR_PORT ?= 4566
 
-.PHONY: install start test lint typecheck unit merchant demo reconcile deploy-local package clean
+.PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile deploy-local package bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -33,6 +33,10 @@ test: install lint typecheck
 unit: install
 	$(PY) -m pytest -m unit
 
+## soak: the reliability battery ten times larger (5,000 payments under bank faults, ...)
+soak: install
+	RELIABILITY_SCALE=$${RELIABILITY_SCALE:-10} $(PY) -m pytest -m reliability tests/reliability
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -44,6 +48,10 @@ typecheck: install
 ## merchant NAME=<name>: create a merchant on the running local stack
 merchant: install
 	@$(PY) -m local.merchant "$(NAME)"
+
+## rotate-key MERCHANT=<id> [GRACE_HOURS=24]: new API key; the earlier ones stop after the grace
+rotate-key: install
+	@GRACE_HOURS="$(GRACE_HOURS)" $(PY) -m local.rotate_key "$(MERCHANT)"
 
 ## demo: walk one payment through every state on the running local stack
 demo: install
@@ -61,6 +69,10 @@ deploy-local: install
 package: install
 	for s in merchant-api bank-forwarder bank-callback; do \
 	  (cd services/$$s && ../../node_modules/.bin/osls package --stage local) || exit 1; done
+
+## bench: performance and cost figures (SPEC §7) in one table + bench/results.json
+bench: install
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) node_modules .local services/*/.serverless

@@ -453,6 +453,13 @@ class _EdgeHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _proxy
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (TRACE, QUERY, ...) is proxied as well, so that it gets the API's
+        # answer rather than http.server's own 501 HTML page (found by Schemathesis).
+        if name.startswith("do_"):
+            return self._proxy
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked()

@@ -183,6 +183,15 @@ class SqsEventSource:
 
     close = stop
 
+    def pause(self) -> None:
+        """Stop consuming (messages stay on the queue) until `resume`, as when a Lambda
+        event source mapping is disabled; the security battery peeks at messages meanwhile."""
+        self.stop()
+
+    def resume(self) -> None:
+        """Consume again after `pause`."""
+        self.start()
+
     def stats(self) -> dict[str, int]:
         """Counters: batches and messages received, deleted, failed (kept), errors."""
         with self._lock:

@@ -116,8 +116,14 @@ class LocalStack:
     reconcile_every_s: float = 60.0
     bank_callback_delay_ms: int = 200
     quiet: bool = False
+    # How long the Lambdas cache secrets (SECRETS_TTL_S); tests that rotate one shorten it.
+    secrets_ttl_s: float = 300.0
+    # Extra environment of the function services (read by their serverless.yml), e.g. the
+    # forwarder's FORWARD_MAX_ATTEMPTS / FORWARD_BACKOFF_BASE_S / RECONCILE_* for tests.
+    tuning_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _closers: list[Any] = field(default_factory=list)
+    _commands: dict[str, tuple[list[str], Path, dict[str, str]]] = field(default_factory=dict)
     queue_url: str = ""
 
     # -- environment ------------------------------------------------------------------
@@ -149,9 +155,11 @@ class LocalStack:
             "PAYMENT_QUEUE_URL": self.queue_url,
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
             "BANK_SIMULATOR_PORT": str(self.ports.bank_simulator),
+            "SECRETS_TTL_S": str(self.secrets_ttl_s),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
             "PYTHONDONTWRITEBYTECODE": "1",
+            **self.tuning_env,
         }
 
     def settings_env(self) -> dict[str, str]:
@@ -161,9 +169,11 @@ class LocalStack:
             "STAGE": STAGE,
             "PAYMENTS_TABLE": f"gateway-{STAGE}-payments",
             "MERCHANTS_TABLE": f"gateway-{STAGE}-merchants",
+            "IDEMPOTENCY_TABLE": f"gateway-{STAGE}-idempotency",
             "PAYMENT_QUEUE_URL": self.queue_url,
             "CARD_KEY_ID": f"alias/gateway-{STAGE}-cards",
             "API_KEY_PEPPER_SECRET_ID": f"gateway-{STAGE}/api-key-pepper",
+            "CARD_FINGERPRINT_KEY_SECRET_ID": f"gateway-{STAGE}/card-fingerprint-key",
             "CALLBACK_SECRET_ID": f"gateway-{STAGE}/bank-callback-secret",
             "BANK_API_KEY_SECRET_ID": f"gateway-{STAGE}/bank-api-key",
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
@@ -190,6 +200,7 @@ class LocalStack:
 
     def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._commands[name] = (args, cwd, env)
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             args,
@@ -260,6 +271,7 @@ class LocalStack:
             ("bank-callback-secret", self.callback_secret),
             ("bank-api-key", self.bank_api_key),
             ("api-key-pepper", secrets.token_urlsafe(48)),
+            ("card-fingerprint-key", secrets.token_urlsafe(48)),
         ):
             secret_id = f"gateway-{STAGE}/{name}"
             try:
@@ -327,6 +339,7 @@ class LocalStack:
         queue_arn = f"arn:aws:sqs:{REGION}:123456789012:gateway-{STAGE}-payments-to-bank"
         forward = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-forward", 60)
         source = SqsEventSource(sqs, self.queue_url, queue_arn, forward, batch_size=10)
+        self.forwarder_source = source
         reconcile = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120)
         schedule = Schedule(reconcile, self.reconcile_every_s)
         self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
@@ -367,6 +380,58 @@ class LocalStack:
             return port_open(port)
 
         wait_until(up, name, 120)
+
+    # -- crashes (the reliability battery) ---------------------------------------------
+
+    def _ready_port(self, name: str) -> int:
+        p = self.ports
+        return {
+            "merchant-api": p.merchant_offline,
+            "bank-callback": p.callback_offline,
+            "bank-forwarder": p.forwarder_lambda,
+            "bank-simulator": p.bank_simulator,
+        }[name]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process group (a crash: no clean-up, invocations in flight are lost)."""
+        process = self.processes[name]
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+    def start_process(self, name: str) -> None:
+        """Start a killed process again, same command and ports, and wait until it answers."""
+        args, cwd, env = self._commands[name]
+        self._spawn(name, args, cwd, env)
+        self._wait_port(name, self._ready_port(name))
+
+    def restart(self, name: str) -> float:
+        """SIGKILL `name` (e.g. `bank-forwarder`) and start it again; the seconds it was down.
+
+        For the forwarder, the SQS event source keeps the batches it had in flight (they
+        fail, as when a Lambda sandbox dies, and come back after the visibility timeout)
+        but waits while the function is down, as Lambda waits for a cold start.
+        """
+        started = time.monotonic()
+        self.kill(name)
+        source = getattr(self, "forwarder_source", None) if name == "bank-forwarder" else None
+        if source is not None:
+            source.pause()
+        try:
+            self.start_process(name)
+        finally:
+            if source is not None:
+                source.resume()
+        return time.monotonic() - started
+
+    def reconcile_now(self) -> Any:
+        """One reconciler pass now (through serverless-offline); its answer (the counts)."""
+        from local.event_sources import invoke_via_offline, scheduled_event
+
+        name = f"bank-forwarder-{STAGE}-reconcile"
+        return invoke_via_offline(self.ports.forwarder_lambda, name, 120)(scheduled_event(REGION))
 
     def stop(self) -> None:
         """Stop everything this stack started, by process id (children included)."""

@@ -10,21 +10,34 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
+    from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
+    from shared_kernel.adapters.sqs import SqsPaymentQueue
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
+    from shared_kernel.application.backoff import Backoff
     from shared_kernel.application.forward_payment import ForwardPayment
     from shared_kernel.application.get_payment import GetPayment
-    from shared_kernel.application.merchant_keys import AuthenticateMerchant, RegisterMerchant
-    from shared_kernel.application.ports import AcquiringBank, CardCipher, PaymentQueue
+    from shared_kernel.application.idempotent_submit import IdempotentSubmit
+    from shared_kernel.application.merchant_keys import (
+        AuthenticateMerchant,
+        RegisterMerchant,
+        RotateMerchantKey,
+    )
+    from shared_kernel.application.ports import (
+        AcquiringBank,
+        CardCipher,
+        CardFingerprinter,
+        PaymentQueue,
+    )
     from shared_kernel.application.reconcile import Reconcile
     from shared_kernel.application.submit_payment import SubmitPayment
 
@@ -93,6 +106,18 @@ class Gateway:
         self._bind_tables(bind_tables)
         return DynamoMerchantDirectory()
 
+    @cached_property
+    def idempotency(self) -> DynamoIdempotencyStore:
+        """The idempotency table (the merchant API's Idempotency-Key records)."""
+        from shared_kernel.adapters.dynamodb.idempotency import (
+            DynamoIdempotencyStore,
+            bind_idempotency_table,
+        )
+
+        s = self.settings
+        bind_idempotency_table(s.idempotency_table, s.region, s.aws_endpoint_url)
+        return DynamoIdempotencyStore()
+
     def _bind_tables(self, bind_tables: Any) -> None:
         s = self.settings
         bind_tables(s.payments_table, s.merchants_table, s.region, s.aws_endpoint_url)
@@ -100,16 +125,31 @@ class Gateway:
     @cached_property
     def queue(self) -> PaymentQueue:
         """The payment queue."""
+        return self.sqs_queue
+
+    @cached_property
+    def sqs_queue(self) -> SqsPaymentQueue:
+        """The payment queue as SQS: also delays a message's redelivery (the forwarder's)."""
         from shared_kernel.adapters.sqs import SqsPaymentQueue
 
         return SqsPaymentQueue(self.client("sqs"), self.settings.payment_queue_url)
+
+    @cached_property
+    def forward_backoff(self) -> Backoff:
+        """How long a message the forwarder could not settle waits before its next try."""
+        from shared_kernel.application.backoff import Backoff
+
+        s = self.settings
+        return Backoff(s.forward_backoff_base_s, s.forward_backoff_cap_s)
 
     @cached_property
     def cipher(self) -> CardCipher:
         """KMS envelope encryption of card data."""
         from shared_kernel.adapters.kms import KmsEnvelopeCipher
 
-        return KmsEnvelopeCipher(self.client("kms"), self.settings.card_key_id)
+        return KmsEnvelopeCipher(
+            self.client("kms"), self.settings.card_key_id, stage=self.settings.stage
+        )
 
     @cached_property
     def bank(self) -> AcquiringBank:
@@ -138,7 +178,27 @@ class Gateway:
         """Use case: submit a payment."""
         from shared_kernel.application.submit_payment import SubmitPayment
 
-        return SubmitPayment(self.payments, self.queue, self.cipher, self.clock, new_uuid)
+        return SubmitPayment(
+            self.payments, self.queue, self.cipher, self.clock, new_uuid, self.card_fingerprint
+        )
+
+    @cached_property
+    def card_fingerprint(self) -> CardFingerprinter | None:
+        """Keyed fingerprints of card numbers (None where no fingerprint key is configured)."""
+        from shared_kernel.adapters.fingerprint import HmacCardFingerprinter
+
+        secret_id = self.settings.card_fingerprint_key_secret_id
+        if not secret_id:
+            return None
+        return HmacCardFingerprinter(lambda: self.secrets.get(secret_id))
+
+    @cached_property
+    def idempotent_submit(self) -> IdempotentSubmit:
+        """Use case: run a submission once per (merchant, Idempotency-Key), replay after;
+        its request hashes are keyed with the API-key pepper."""
+        from shared_kernel.application.idempotent_submit import IdempotentSubmit
+
+        return IdempotentSubmit(self.idempotency, self.clock, new_uuid, self.api_key_pepper)
 
     @cached_property
     def get_payment(self) -> GetPayment:
@@ -164,9 +224,23 @@ class Gateway:
     @cached_property
     def reconcile(self) -> Reconcile:
         """Use case: one reconciler pass."""
+        from shared_kernel.application.backoff import Backoff
         from shared_kernel.application.reconcile import Reconcile
 
-        return Reconcile(self.payments, self.queue, self.bank, self.clock)
+        s = self.settings
+        return Reconcile(
+            self.payments,
+            self.queue,
+            self.bank,
+            self.clock,
+            forward=self.forward_payment,
+            pending_after=timedelta(seconds=s.reconcile_pending_after_s),
+            processing_after=timedelta(seconds=s.reconcile_processing_after_s),
+            backoff=Backoff(s.reconcile_backoff_base_s, s.reconcile_backoff_cap_s),
+            max_requeues=s.reconcile_max_requeues,
+            max_checks=s.reconcile_max_checks,
+            give_up_after=timedelta(seconds=s.reconcile_give_up_after_s),
+        )
 
     @cached_property
     def authenticate_merchant(self) -> AuthenticateMerchant:
@@ -174,6 +248,13 @@ class Gateway:
         from shared_kernel.application.merchant_keys import AuthenticateMerchant
 
         return AuthenticateMerchant(self.merchants, self.api_key_pepper)
+
+    @cached_property
+    def rotate_merchant_key(self) -> RotateMerchantKey:
+        """Use case: issue a new API key, revoke the earlier ones after a grace period."""
+        from shared_kernel.application.merchant_keys import RotateMerchantKey
+
+        return RotateMerchantKey(self.merchants, self.api_key_pepper, self.clock)
 
     @cached_property
     def register_merchant(self) -> RegisterMerchant:

@@ -35,6 +35,22 @@ class Settings:
     bank_read_timeout_s: float
     forward_max_attempts: int
     secrets_ttl_s: float
+    # The key of the card-number fingerprints (HMAC); only the submit function needs it.
+    card_fingerprint_key_secret_id: str = ""
+    # The merchant API's Idempotency-Key records; only the submit function needs it.
+    idempotency_table: str = ""
+    # The forwarder's retry back-off (visibility timeout of a message to retry), in seconds.
+    forward_backoff_base_s: float = 2.0
+    forward_backoff_cap_s: float = 300.0
+    # The reconciler (SPEC §6): when a pending or processing payment counts as stuck, the
+    # back-off of its checks, and the bounds after which it gives up (see reconcile.py).
+    reconcile_pending_after_s: float = 30.0
+    reconcile_processing_after_s: float = 60.0
+    reconcile_backoff_base_s: float = 60.0
+    reconcile_backoff_cap_s: float = 3600.0
+    reconcile_max_requeues: int = 5
+    reconcile_max_checks: int = 20
+    reconcile_give_up_after_s: float = 86400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,4 +72,15 @@ class Settings:
             bank_read_timeout_s=_float(env, "BANK_READ_TIMEOUT_S", 8.0),
             forward_max_attempts=int(env.get("FORWARD_MAX_ATTEMPTS", "6")),
             secrets_ttl_s=_float(env, "SECRETS_TTL_S", 300.0),
+            card_fingerprint_key_secret_id=env.get("CARD_FINGERPRINT_KEY_SECRET_ID", ""),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            forward_backoff_base_s=_float(env, "FORWARD_BACKOFF_BASE_S", 2.0),
+            forward_backoff_cap_s=_float(env, "FORWARD_BACKOFF_CAP_S", 300.0),
+            reconcile_pending_after_s=_float(env, "RECONCILE_PENDING_AFTER_S", 30.0),
+            reconcile_processing_after_s=_float(env, "RECONCILE_PROCESSING_AFTER_S", 60.0),
+            reconcile_backoff_base_s=_float(env, "RECONCILE_BACKOFF_BASE_S", 60.0),
+            reconcile_backoff_cap_s=_float(env, "RECONCILE_BACKOFF_CAP_S", 3600.0),
+            reconcile_max_requeues=int(env.get("RECONCILE_MAX_REQUEUES", "5")),
+            reconcile_max_checks=int(env.get("RECONCILE_MAX_CHECKS", "20")),
+            reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
         )

@@ -8,6 +8,8 @@ queue URL is given by the composition root, so publishing is one SendMessage cal
 from __future__ import annotations
 
 import json
+import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 CONTRACT = "payment-queue-message"
+MAX_VISIBILITY_TIMEOUT_S = 43_200  # SQS's limit
+logger = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
@@ -71,6 +75,24 @@ class SqsPaymentQueue:
             )
         except (BotoCoreError, ClientError) as error:
             raise QueueUnavailable(f"payment queue unavailable: {type(error).__name__}") from error
+
+    def delay_retry(self, receipt_handle: str, seconds: float) -> bool:
+        """Keep a received message invisible for `seconds` (whole, 0..12 h) from now, so its
+        next delivery comes after the back-off; False (logged) if SQS refused.
+
+        Used with a partial batch failure: the message is reported failed and comes back
+        when this visibility timeout ends instead of the queue's default.
+        """
+        timeout = min(max(math.ceil(seconds), 0), MAX_VISIBILITY_TIMEOUT_S)
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=timeout
+            )
+        except (BotoCoreError, ClientError) as error:
+            # The message then comes back after the queue's own visibility timeout.
+            logger.warning("could not delay a retry", extra={"error": type(error).__name__})
+            return False
+        return True
 
 
 def parse_queued_payment(body: str) -> QueuedPayment:

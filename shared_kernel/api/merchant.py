@@ -3,6 +3,7 @@ the path's merchant, request validation, and the mapping of errors to HTTP answe
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -12,14 +13,31 @@ from typing import Any
 from uuid import UUID
 
 from shared_kernel import contracts
-from shared_kernel.adapters.apigateway import HttpError, internal_error, respond_error
-from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
+from shared_kernel.adapters.apigateway import (
+    JSON_HEADERS,
+    HttpError,
+    header,
+    internal_error,
+    respond_error,
+)
+from shared_kernel.application.idempotent_submit import IdempotentAnswer
+from shared_kernel.application.ports import StoredAnswer
+from shared_kernel.domain.errors import (
+    FieldError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    PaymentNotFound,
+    ValidationError,
+)
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import PaymentRequest, draft_errors
 
 logger = logging.getLogger(__name__)
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# SPEC §3: 1 to 255 printable ASCII characters (0x20-0x7E).
+_IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -104,6 +122,33 @@ def submission_errors(body: object, today: date) -> list[FieldError]:
     return [found[name] for name in sorted(found)]
 
 
+def idempotency_key(event: Mapping[str, Any]) -> tuple[str | None, list[FieldError]]:
+    """The request's Idempotency-Key (None when absent), or the FieldError naming it."""
+    key = header(event, IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None, []
+    if _IDEMPOTENCY_KEY.fullmatch(key):
+        return key, []
+    message = "must be 1 to 255 printable ASCII characters"
+    return None, [FieldError(IDEMPOTENCY_KEY_HEADER, message)]
+
+
+def created_answer(payment: PaymentRequest) -> StoredAnswer:
+    """The 201 answer to a submission: the payment resource and its Location."""
+    body = json.dumps(payment_resource(payment), separators=(",", ":"))
+    return StoredAnswer(201, body, {"Location": payment_location(payment)})
+
+
+def respond_answer(answer: StoredAnswer | IdempotentAnswer) -> dict[str, Any]:
+    """A Lambda proxy response for an answer; a replayed one says `Idempotent-Replayed: true`."""
+    replayed = isinstance(answer, IdempotentAnswer) and answer.replayed
+    stored = answer.answer if isinstance(answer, IdempotentAnswer) else answer
+    headers = {**JSON_HEADERS, **stored.headers}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return {"statusCode": stored.status, "headers": headers, "body": stored.body}
+
+
 def http_errors(handler: Handler) -> Handler:
     """Map every error a merchant-API handler can meet to its HTTP answer (the one place)."""
 
@@ -119,6 +164,22 @@ def http_errors(handler: Handler) -> Handler:
             )
         except PaymentNotFound:
             return respond_error(HttpError(404, "not_found", "no such payment"))
+        except IdempotencyInProgress:
+            return respond_error(
+                HttpError(
+                    409,
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still being processed",
+                )
+            )
+        except IdempotencyKeyReused:
+            return respond_error(
+                HttpError(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request body",
+                )
+            )
         except Exception:
             logger.exception("unhandled error")
             return internal_error()

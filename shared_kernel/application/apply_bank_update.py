@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -10,6 +11,8 @@ from shared_kernel.application.ports import Clock, PaymentRepository
 from shared_kernel.application.retrying import update_payment
 from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import Outcome, PaymentRequest
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,4 +51,14 @@ class ApplyBankUpdate:
             return changed
 
         update_payment(self.repository, update.payment_id, transition, first=payment)
+        # The submit request's correlation id, stored on the payment, joins this line to the
+        # API's and the forwarder's lines about the same payment.
+        logger.info(
+            "bank update applied" if changed else "bank update already applied",
+            extra={
+                "correlation_id": payment.correlation_id,
+                "payment_id": str(update.payment_id),
+                "status": update.outcome.status.value,
+            },
+        )
         return changed

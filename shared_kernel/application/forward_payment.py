@@ -65,6 +65,7 @@ class ForwardPayment:
             card=self.cipher.unseal(payment.sealed_card, payment.id, payment.merchant_id),
             expiry=payment.card.expiry,
             money=payment.money,
+            correlation_id=payment.correlation_id,
         )
         try:
             acceptance = self.bank.submit(request)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from shared_kernel.application.ports import Clock, IdGenerator, MerchantDirectory
@@ -42,6 +43,37 @@ class RegisterMerchant:
         api_key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
         self.directory.add(merchant_id, name, hash_api_key(self.pepper, api_key), self.clock.now())
         return RegisteredMerchant(merchant_id, api_key)
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedKey:
+    """A merchant's new API key (shown this once) and when its earlier keys stop working."""
+
+    merchant_id: UUID
+    api_key: str
+    earlier_keys: int
+    earlier_keys_revoked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RotateMerchantKey:
+    """Issue a new API key and revoke the merchant's earlier keys after a grace period, in
+    which both work (the merchant deploys the new key without downtime)."""
+
+    directory: MerchantDirectory
+    pepper: bytes
+    clock: Clock
+
+    def __call__(self, merchant_id: UUID, grace: timedelta) -> RotatedKey:
+        """Rotate; raises LookupError for an unknown merchant, ValueError for a negative grace."""
+        if grace < timedelta(0):
+            raise ValueError("the grace period cannot be negative")
+        now = self.clock.now()
+        api_key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
+        earlier = self.directory.rotate_key(
+            merchant_id, hash_api_key(self.pepper, api_key), now, now + grace
+        )
+        return RotatedKey(merchant_id, api_key, earlier, now + grace)
 
 
 @dataclass(frozen=True, slots=True)

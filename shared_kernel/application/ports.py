@@ -6,9 +6,10 @@ them in memory. bootstrap.py picks which.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -39,6 +40,9 @@ class BankPaymentRequest:
     card: CardSecrets
     expiry: Expiry
     money: Money
+    # The submit request's correlation id, sent as X-Correlation-Id so the bank's logs and
+    # ours can be joined (never a secret).
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,15 @@ class PaymentRepository(Protocol):
         bumps `payment.version`."""
 
     def open_payments(
-        self, status: PaymentStatus, updated_before: datetime, limit: int
+        self,
+        status: PaymentStatus,
+        updated_before: datetime,
+        limit: int,
+        due_at: datetime | None = None,
     ) -> Iterable[PaymentRequest]:
-        """Payments still in `status` (pending or processing) last changed before a time."""
+        """Payments still in `status` (pending or processing) last changed before a time,
+        oldest first; with `due_at`, only those whose `next_reconcile_at` is unset or not
+        after it."""
 
 
 class PaymentQueue(Protocol):
@@ -105,6 +115,13 @@ class CardCipher(Protocol):
         """Decrypt secrets sealed for this payment (fails for any other payment)."""
 
 
+class CardFingerprinter(Protocol):
+    """A keyed, one-way fingerprint of a card number (the same card, the same fingerprint)."""
+
+    def __call__(self, number: str) -> str:
+        """The fingerprint of `number` (never reversible to it)."""
+
+
 class Clock(Protocol):
     """The current time, UTC."""
 
@@ -126,4 +143,74 @@ class MerchantDirectory(Protocol):
         """Register a merchant with the hash of its first API key."""
 
     def merchant_for(self, key_hash: str) -> UUID | None:
-        """The merchant owning an active key with this hash, or None."""
+        """The merchant owning an active key with this hash, or None (also once the key's
+        revocation time has passed)."""
+
+    def rotate_key(
+        self, merchant_id: UUID, key_hash: str, created_at: datetime, revoke_old_at: datetime
+    ) -> int:
+        """Add a key and schedule the merchant's earlier keys to stop at `revoke_old_at`;
+        the number of earlier keys. Raises LookupError for an unknown merchant."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The first answer to an idempotent request, kept to be replayed: status, JSON body
+    text and the headers that belong to it (Location). Never holds card data."""
+
+    status: int
+    body: str
+    headers: Mapping[str, str]
+
+
+class IdempotencyState(StrEnum):
+    """Where the first request with a key is: still running, or answered."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What is remembered about one (merchant, key): the request's keyed hash, its state,
+    the claim that owns it (`owner`, `locked_until`), the id the submission creates its
+    payment under (kept when a claim is taken over) and, once completed, its answer."""
+
+    scope: str
+    request_hash: str
+    state: IdempotencyState
+    owner: str
+    submission_id: UUID
+    expires_at: datetime
+    locked_until: datetime
+    answer: StoredAnswer | None = None
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency records keyed by scope (`<merchant_id>#<key>`); every write conditional."""
+
+    def claim(
+        self,
+        scope: str,
+        request_hash: str,
+        owner: str,
+        submission_id: UUID,
+        now: datetime,
+        expires_at: datetime,
+        locked_until: datetime,
+    ) -> bool:
+        """Create an IN_PROGRESS record owned by `owner` unless a live one exists (none, or
+        expired before `now`); False when a live record is in the way."""
+
+    def get(self, scope: str) -> IdempotencyRecord | None:
+        """The record of a scope (strongly consistent), or None."""
+
+    def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
+        """Give an abandoned IN_PROGRESS record to `owner` if `stale_owner` still holds it."""
+
+    def complete(self, scope: str, owner: str, answer: StoredAnswer) -> bool:
+        """Mark the record COMPLETED with its answer if `owner` still holds it."""
+
+    def release(self, scope: str, owner: str, now: datetime) -> None:
+        """Let a retry take the IN_PROGRESS record over at once (its lock set to `now`) if
+        `owner` still holds it; the record keeps its submission id for the retry to resume."""

@@ -1,18 +1,29 @@
 """Use case: find payments stuck on the way and move them on (SPEC §6).
 
 * `pending` payments older than a threshold were never queued, or their message was
-  lost: queue them again (forwarding is idempotent, so a duplicate message is harmless).
-* `processing` payments whose callback has not come: ask the bank and apply its answer.
+  lost: queue them again (forwarding is idempotent, so a duplicate message is harmless),
+  on a back-off schedule. One requeued `max_requeues` times without progress goes through
+  the forwarder's give-up path here, without the queue: it is sent to the bank once more
+  with the same Idempotency-Key, and if the outcome is unknown the bank is asked; it ends
+  `failed` only if the bank never received it.
+* `processing` payments whose callback has not come: ask the bank and apply its answer, on
+  a back-off schedule (attempt count and next check time stored on the payment). Past the
+  bound (`max_checks` checks or `give_up_after` since the last change) a payment the bank
+  still reports PROCESSING stays processing and is logged as an alert at every check (the
+  checks go on, at the back-off's cap); one the bank has no record of ends `failed`.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from shared_kernel.application.backoff import Backoff
+from shared_kernel.application.forward_payment import ForwardPayment, ForwardResult
 from shared_kernel.application.ports import (
     AcquiringBank,
+    BankStatusReport,
     Clock,
     PaymentQueue,
     PaymentRepository,
@@ -20,8 +31,8 @@ from shared_kernel.application.ports import (
     QueueUnavailable,
 )
 from shared_kernel.application.retrying import update_payment
-from shared_kernel.domain.errors import BankUnavailable, InvalidTransition
-from shared_kernel.domain.payment import PaymentRequest, PaymentStatus
+from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, InvalidTransition
+from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +42,28 @@ class ReconcileReport:
     """What one reconciler run did, by count."""
 
     requeued: int = 0
+    # Payments whose status the bank's answer actually changed.
     settled: int = 0
     still_processing: int = 0
     unreachable: int = 0
+    # Pending payments past the requeue bound that the reconciler sent to the bank itself.
+    forwarded: int = 0
+    # Payments the reconciler ended `failed` (the bank never received them).
+    failed: int = 0
+    # Processing payments past the bound that the bank still reports PROCESSING.
+    alerts: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+# Production schedule of the checks: one minute, doubling, at most one hour apart.
+CHECK_BACKOFF = Backoff(base_s=60.0, cap_s=3600.0)
+
+_FORWARD_COUNTS = {
+    ForwardResult.ACCEPTED: "forwarded",
+    ForwardResult.FOUND_AT_BANK: "forwarded",
+    ForwardResult.GAVE_UP: "failed",
+    ForwardResult.REJECTED: "failed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,54 +74,154 @@ class Reconcile:
     queue: PaymentQueue
     bank: AcquiringBank
     clock: Clock
+    # The give-up path for pending payments past `max_requeues`; without it they are
+    # requeued for ever.
+    forward: ForwardPayment | None = None
     pending_after: timedelta = timedelta(seconds=30)
     processing_after: timedelta = timedelta(seconds=60)
     batch_limit: int = 500
+    backoff: Backoff = CHECK_BACKOFF
+    max_requeues: int = 5
+    max_checks: int = 20
+    give_up_after: timedelta = timedelta(hours=24)
 
     def __call__(self) -> ReconcileReport:
         """Requeue stale pending payments and query the bank about stale processing ones."""
         report = ReconcileReport()
         now = self.clock.now()
         for payment in self.repository.open_payments(
-            PaymentStatus.PENDING, now - self.pending_after, self.batch_limit
+            PaymentStatus.PENDING, now - self.pending_after, self.batch_limit, due_at=now
         ):
+            if self.forward is not None and payment.reconcile_attempts >= self.max_requeues:
+                self._forward_directly(payment, report, now)
+                continue
             try:
                 self.queue.publish(
                     QueuedPayment(payment.id, payment.merchant_id, _correlation(payment))
                 )
-                report.requeued += 1
             except QueueUnavailable:
                 report.notes.append("queue unavailable")
                 break
+            report.requeued += 1
+            self._note_attempt(payment, now)
         for payment in self.repository.open_payments(
-            PaymentStatus.PROCESSING, now - self.processing_after, self.batch_limit
+            PaymentStatus.PROCESSING, now - self.processing_after, self.batch_limit, due_at=now
         ):
-            self._ask_bank(payment, report)
+            self._ask_bank(payment, report, now)
         return report
 
-    def _ask_bank(self, payment: PaymentRequest, report: ReconcileReport) -> None:
+    def _forward_directly(
+        self, payment: PaymentRequest, report: ReconcileReport, now: datetime
+    ) -> None:
+        assert self.forward is not None
+        logger.warning(
+            "pending payment past its requeue bound: forwarding it directly",
+            extra={"payment_id": str(payment.id), "attempts": payment.reconcile_attempts},
+        )
+        message = QueuedPayment(payment.id, payment.merchant_id, _correlation(payment))
+        try:
+            result = self.forward(message, final_attempt=True)
+        except BankUnavailable:
+            # Not even the bank's status could be read: try again later.
+            report.unreachable += 1
+            self._note_attempt(payment, now)
+            return
+        except Exception:
+            logger.exception("forwarding a stuck pending payment failed")
+            report.notes.append(f"forwarding {payment.id} failed")
+            self._note_attempt(payment, now)
+            return
+        counter = _FORWARD_COUNTS.get(result)
+        if counter is not None:
+            setattr(report, counter, getattr(report, counter) + 1)
+
+    def _ask_bank(self, payment: PaymentRequest, report: ReconcileReport, now: datetime) -> None:
         try:
             answer = self.bank.status_of(payment.id)
         except BankUnavailable:
             report.unreachable += 1
+            self._note_attempt(payment, now)
+            return
+        past_bound = (
+            payment.reconcile_attempts + 1 >= self.max_checks
+            or now - payment.updated_at >= self.give_up_after
+        )
+        context = {"payment_id": str(payment.id), "attempts": payment.reconcile_attempts + 1}
+        if answer is None and past_bound:
+            logger.error("bank has no record of a processing payment: failing it", extra=context)
+            self._fail(payment, report, now)
             return
         if answer is None or answer.outcome.status is PaymentStatus.PROCESSING:
             report.still_processing += 1
             if answer is None:
-                logger.error("bank has no record of a processing payment")
+                logger.error("bank has no record of a processing payment", extra=context)
+            elif past_bound:
+                report.alerts += 1
+                logger.error("ALERT: payment still processing at the bank", extra=context)
+            self._note_attempt(payment, now)
             return
-        now = self.clock.now()
+        self._settle(payment, answer, report, now)
+
+    def _settle(
+        self,
+        payment: PaymentRequest,
+        answer: BankStatusReport,
+        report: ReconcileReport,
+        now: datetime,
+    ) -> None:
+        moved = False
+
+        def settle(p: PaymentRequest) -> bool:
+            nonlocal moved
+            before = p.status
+            changed = p.apply(answer.outcome, now, answer.bank_reference)
+            moved = p.status is not before
+            return changed
+
+        try:
+            update_payment(self.repository, payment.id, settle, first=payment)
+        except InvalidTransition:
+            # A callback settled it differently in the meantime: the first final state wins.
+            logger.warning("bank answer conflicts with the stored final state")
+            return
+        except ConcurrentUpdate:
+            report.notes.append(f"{payment.id} kept changing; next pass")
+            return
+        if moved:
+            report.settled += 1
+
+    def _fail(self, payment: PaymentRequest, report: ReconcileReport, now: datetime) -> None:
+        failed = False
+
+        def fail(p: PaymentRequest) -> bool:
+            nonlocal failed
+            failed = p.status is PaymentStatus.PROCESSING and p.fail(
+                FailureReason.UNKNOWN_AT_BANK, now
+            )
+            return failed
+
+        try:
+            update_payment(self.repository, payment.id, fail, first=payment)
+        except ConcurrentUpdate:
+            report.notes.append(f"{payment.id} kept changing; next pass")
+            return
+        if failed:
+            report.failed += 1
+
+    def _note_attempt(self, payment: PaymentRequest, now: datetime) -> None:
+        """Count one more try without progress and schedule the next after the back-off."""
+        status = payment.status
+        wait = self.backoff.delay(payment.reconcile_attempts + 1)
+        next_at = now + timedelta(seconds=wait)
         try:
             update_payment(
                 self.repository,
                 payment.id,
-                lambda p: p.apply(answer.outcome, now, answer.bank_reference),
+                lambda p: p.note_reconcile_attempt(status, next_at),
                 first=payment,
             )
-            report.settled += 1
-        except InvalidTransition:
-            # A callback settled it differently in the meantime: the first final state wins.
-            logger.warning("bank answer conflicts with the stored final state")
+        except ConcurrentUpdate:
+            pass  # it is moving; the next pass sees where it went
 
 
 def _correlation(payment: PaymentRequest) -> str:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from shared_kernel.application.ports import (
     CardCipher,
+    CardFingerprinter,
     Clock,
     IdGenerator,
     PaymentQueue,
@@ -16,6 +17,7 @@ from shared_kernel.application.ports import (
     QueuedPayment,
     QueueUnavailable,
 )
+from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import PaymentRequest, draft_payment
 
 logger = logging.getLogger(__name__)
@@ -30,14 +32,31 @@ class SubmitPayment:
     cipher: CardCipher
     clock: Clock
     new_id: IdGenerator
+    fingerprint: CardFingerprinter | None = None
 
     def __call__(
-        self, merchant_id: UUID, fields: Mapping[str, object], correlation_id: str
+        self,
+        merchant_id: UUID,
+        fields: Mapping[str, object],
+        correlation_id: str,
+        *,
+        payment_id: UUID | None = None,
+        resume: bool = False,
     ) -> PaymentRequest:
-        """Accept the payment; raises ValidationError naming every bad field."""
+        """Accept the payment; raises ValidationError naming every bad field.
+
+        `payment_id` is the id to store it under (a new one when None). With `resume`, an
+        earlier attempt with that id may have died after storing it: a payment of this
+        merchant already stored under the id is returned as is, and nothing is stored again.
+        """
         now = self.clock.now()
         draft = draft_payment(fields, now.date())
-        payment_id = self.new_id()
+        if payment_id is None:
+            payment_id = self.new_id()
+        elif resume:
+            stored = self._stored(payment_id, merchant_id)
+            if stored is not None:
+                return stored
         payment = PaymentRequest.accept(
             payment_id=payment_id,
             merchant_id=merchant_id,
@@ -45,6 +64,7 @@ class SubmitPayment:
             sealed_card=self.cipher.seal(draft.secrets, payment_id, merchant_id),
             now=now,
             correlation_id=correlation_id,
+            card_fingerprint=self.fingerprint(draft.secrets.number) if self.fingerprint else None,
         )
         self.repository.add(payment)
         try:
@@ -53,3 +73,10 @@ class SubmitPayment:
             # The payment is stored as pending: the reconciler queues it within a minute.
             logger.warning("queue unavailable; left for the reconciler", exc_info=True)
         return payment
+
+    def _stored(self, payment_id: UUID, merchant_id: UUID) -> PaymentRequest | None:
+        try:
+            payment = self.repository.get(payment_id)
+        except PaymentNotFound:
+            return None
+        return payment if payment.merchant_id == merchant_id else None

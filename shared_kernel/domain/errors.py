@@ -43,3 +43,11 @@ class BankUnavailable(DomainError):
 
 class BankRejected(DomainError):
     """The bank said the request is invalid (400/422): never retry it."""
+
+
+class IdempotencyInProgress(DomainError):
+    """A request with the same Idempotency-Key is still being processed: retry later."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """The Idempotency-Key was used before with a different request body."""

@@ -69,6 +69,7 @@ class FailureReason(StrEnum):
 
     BANK_REJECTED = "bank_rejected"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    UNKNOWN_AT_BANK = "unknown_at_bank"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,14 @@ class PaymentRequest:
     bank_reference: str | None = None
     sealed_card: SealedCard | None = None
     correlation_id: str | None = None
+    # Keyed hash (HMAC) of the card number, the same for the same card: finds duplicates
+    # without keeping the number (PCI DSS 3.4.1); never the number nor a reversible form.
+    card_fingerprint: str | None = None
     version: int = 0
+    # The reconciler's schedule for this payment in its current status: how many times it
+    # has acted without progress, and when it may act next (None: as soon as it is stale).
+    reconcile_attempts: int = 0
+    next_reconcile_at: datetime | None = None
 
     @classmethod
     def accept(
@@ -182,6 +190,7 @@ class PaymentRequest:
         sealed_card: SealedCard,
         now: datetime,
         correlation_id: str | None = None,
+        card_fingerprint: str | None = None,
     ) -> PaymentRequest:
         """A new pending payment holding its card sealed until the bank acknowledges it."""
         return cls(
@@ -194,6 +203,7 @@ class PaymentRequest:
             updated_at=now,
             sealed_card=sealed_card,
             correlation_id=correlation_id,
+            card_fingerprint=card_fingerprint,
         )
 
     def record_bank_acceptance(self, bank_reference: str, at: datetime) -> bool:
@@ -211,6 +221,7 @@ class PaymentRequest:
             changed = True
         if self.status is PaymentStatus.PENDING:
             self.status = PaymentStatus.PROCESSING
+            self._restart_reconcile_schedule()
             changed = True
         if changed:
             self.updated_at = at
@@ -233,6 +244,7 @@ class PaymentRequest:
             raise InvalidTransition("a payment cannot be moved to pending")
         self.status = outcome.status
         self.decline_reason = outcome.decline_reason
+        self._restart_reconcile_schedule()
         if bank_reference and self.bank_reference is None:
             self.bank_reference = bank_reference
         self.sealed_card = None
@@ -246,6 +258,23 @@ class PaymentRequest:
         self.apply(Outcome(PaymentStatus.FAILED), at)
         self.failure_reason = reason
         return True
+
+    def note_reconcile_attempt(self, status: PaymentStatus, next_at: datetime) -> bool:
+        """The reconciler acted on the payment in `status` without moving it: count the
+        attempt and wait until `next_at`. False (nothing changes) if it left that status.
+
+        Bookkeeping only: `updated_at`, the time of the last change a merchant sees, stays.
+        """
+        if self.status is not status or self.status.is_final:
+            return False
+        self.reconcile_attempts += 1
+        self.next_reconcile_at = next_at
+        return True
+
+    def _restart_reconcile_schedule(self) -> None:
+        # A new status is progress: the reconciler's count starts again for it.
+        self.reconcile_attempts = 0
+        self.next_reconcile_at = None
 
     def _drop_card_if_final(self, at: datetime) -> bool:
         if self.status.is_final and self.sealed_card is not None:

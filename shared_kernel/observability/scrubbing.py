@@ -8,8 +8,13 @@ from shared_kernel.domain.card import luhn_valid
 
 # Runs of 12-19 digits, optionally split by single spaces or dashes (as people type cards).
 _CARD_LIKE = re.compile(r"(?<![0-9])(?:[0-9][ -]?){11,18}[0-9](?![0-9])")
-# A cvv field in JSON (`"cvv": "123"`), a repr/kwargs (`cvv='123'`) or prose (`cvv 123`).
-_CVV_FIELD = re.compile(r"""(?i)(["']?cvv["']?\s*[:=]?\s*["']?)([0-9]{3,4})""")
+# A CVV field (cvv, cvv2, cvc, csc, security_code) in JSON (`"cvv": "123"`), in JSON inside
+# a JSON log line (`\"cvv\": \"123\"`), a repr/kwargs (`cvv='123'`) or prose (`cvv 123`).
+_QUOTE = r"""(?:\\*["'])?"""
+_CVV_FIELD = re.compile(
+    rf"""(?i)({_QUOTE}(?:cvv2?|cvc2?|csc|security[_ -]?code){_QUOTE}\s*[:=]?\s*{_QUOTE})"""
+    r"([0-9]{3,4})(?![0-9])"
+)
 
 
 def _mask_card(match: re.Match[str]) -> str:

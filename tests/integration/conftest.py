@@ -151,6 +151,12 @@ def create_table_from_definition(client: Any, resource: dict[str, Any], name: st
     if properties.get("SSESpecification", {}).get("SSEEnabled"):
         arguments["SSESpecification"] = {"Enabled": True}
     client.create_table(**arguments)
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
     if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
         client.update_continuous_backups(
             TableName=name,

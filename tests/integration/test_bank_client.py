@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -144,6 +145,18 @@ def test_an_accepted_payment_returns_the_bank_reference(
     }
     assert expected_body == json.loads(sent.body)
     assert [] == validate("bank-payment-request", json.loads(sent.body))
+
+
+def test_the_correlation_id_travels_as_a_header(
+    client: HttpAcquiringBank, bank: ScriptedBank
+) -> None:
+    """A request carrying a correlation id sends it as X-Correlation-Id; none, no header."""
+    client.submit(dataclasses.replace(REQUEST, correlation_id="corr-abc-1"))
+    client.submit(REQUEST)
+
+    with_id, without = bank.requests
+    assert "corr-abc-1" == with_id.headers["X-Correlation-Id"]
+    assert "X-Correlation-Id" not in without.headers
 
 
 @pytest.mark.parametrize("status", [400, 422])

@@ -143,8 +143,7 @@ def upstream() -> Iterator[ScriptedUpstream]:
 def _moto_server_binary() -> str:
     beside_python = Path(sys.executable).parent / "moto_server"
     found = str(beside_python) if beside_python.exists() else shutil.which("moto_server")
-    if found is None:
-        pytest.skip("moto_server is not installed")
+    assert found is not None, "moto_server is not installed (make install)"
     return found
 
 

@@ -69,6 +69,7 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "merchant-api-local-authorizer",
         "merchant-api-local-submitPayment",
         "merchant-api-local-getPayment",
+        "merchant-api-local-methodNotAllowed",
         "bank-forwarder-local-forward",
         "bank-forwarder-local-reconcile",
         "bank-callback-local-paymentUpdates",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.packaging.template_checks import least_privilege_problems, stage_throttling
+
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +70,12 @@ def test_service_packages_with_handlers_kernel_and_contracts(service: str, tmp_p
     assert archive.stat().st_size <= MAX_ZIP_BYTES
 
     template = tmp_path / "cloudformation-template-update-stack.json"
-    assert "Resources" in json.loads(template.read_text())
+    document = json.loads(template.read_text())
+    assert "Resources" in document
+    # Least privilege: each function its own role, no wildcard action or resource.
+    assert [] == least_privilege_problems(document)
+    if service == "merchant-api":
+        assert [(500, 1000)] == stage_throttling(document)
     assert "" == cfn_lint(template)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -18,8 +18,11 @@ from shared_kernel.application.ports import (
     BankAcceptance,
     BankPaymentRequest,
     BankStatusReport,
+    IdempotencyRecord,
+    IdempotencyState,
     QueuedPayment,
     QueueUnavailable,
+    StoredAnswer,
 )
 from shared_kernel.domain.card import CardSecrets, SealedCard
 from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, PaymentNotFound
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
         AcquiringBank,
         CardCipher,
         Clock,
+        IdempotencyStore,
         IdGenerator,
         MerchantDirectory,
         PaymentQueue,
@@ -75,14 +79,21 @@ class InMemoryPaymentRepository:
         self.saves += 1
 
     def open_payments(
-        self, status: PaymentStatus, updated_before: datetime, limit: int
+        self,
+        status: PaymentStatus,
+        updated_before: datetime,
+        limit: int,
+        due_at: datetime | None = None,
     ) -> Iterable[PaymentRequest]:
-        """Copies of payments in `status` last changed strictly before a time, oldest first."""
+        """Copies of payments in `status` last changed strictly before a time, oldest first;
+        with `due_at`, only those whose next reconcile time is unset or not after it."""
         found = sorted(
             (
                 p
                 for p in self.items.values()
-                if p.status is status and p.updated_at < updated_before
+                if p.status is status
+                and p.updated_at < updated_before
+                and (due_at is None or p.next_reconcile_at is None or p.next_reconcile_at <= due_at)
             ),
             key=lambda p: p.updated_at,
         )
@@ -258,6 +269,16 @@ class InMemoryMerchantDirectory:
                 return entry.merchant_id
         return None
 
+    def rotate_key(
+        self, merchant_id: UUID, key_hash: str, created_at: datetime, revoke_old_at: datetime
+    ) -> int:
+        """Record the new key (revocation times are the DynamoDB adapter's concern)."""
+        earlier = [e for e in self.entries if e.merchant_id == merchant_id]
+        if not earlier:
+            raise LookupError(f"no merchant {merchant_id}")
+        self.entries.append(MerchantEntry(merchant_id, earlier[0].name, key_hash, created_at))
+        return len(earlier)
+
 
 if TYPE_CHECKING:
     # mypy checks here that each fake satisfies its port.
@@ -268,3 +289,82 @@ if TYPE_CHECKING:
     _clock: Clock = FixedClock()
     _ids: IdGenerator = SequentialIds()
     _directory: MerchantDirectory = InMemoryMerchantDirectory()
+
+
+class InMemoryIdempotencyStore:
+    """Idempotency records in a dict, with the DynamoDB adapter's conditions applied as-is.
+
+    `before_write` runs before every conditional write, so a test can interleave another
+    request exactly between a read and a write.
+    """
+
+    def __init__(self) -> None:
+        self.records: dict[str, IdempotencyRecord] = {}
+        self.before_write: Callable[[], object] | None = None
+
+    def _interleave(self) -> None:
+        hook, self.before_write = self.before_write, None
+        if hook is not None:
+            hook()
+
+    def claim(
+        self,
+        scope: str,
+        request_hash: str,
+        owner: str,
+        submission_id: UUID,
+        now: datetime,
+        expires_at: datetime,
+        locked_until: datetime,
+    ) -> bool:
+        """Create IN_PROGRESS unless a record exists that has not expired before `now`."""
+        self._interleave()
+        existing = self.records.get(scope)
+        if existing is not None and not existing.expires_at < now:
+            return False
+        self.records[scope] = IdempotencyRecord(
+            scope,
+            request_hash,
+            IdempotencyState.IN_PROGRESS,
+            owner,
+            submission_id,
+            expires_at,
+            locked_until,
+        )
+        return True
+
+    def get(self, scope: str) -> IdempotencyRecord | None:
+        """The record, or None."""
+        return self.records.get(scope)
+
+    def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
+        """Re-own an IN_PROGRESS record still held by `stale_owner`."""
+        self._interleave()
+        record = self.records.get(scope)
+        if record is None or record.owner != stale_owner:
+            return False
+        if record.state is not IdempotencyState.IN_PROGRESS:
+            return False
+        self.records[scope] = replace(record, owner=owner, locked_until=locked_until)
+        return True
+
+    def complete(self, scope: str, owner: str, answer: StoredAnswer) -> bool:
+        """COMPLETED with the answer, if `owner` still holds the record."""
+        self._interleave()
+        record = self.records.get(scope)
+        if record is None or record.owner != owner:
+            return False
+        self.records[scope] = replace(record, state=IdempotencyState.COMPLETED, answer=answer)
+        return True
+
+    def release(self, scope: str, owner: str, now: datetime) -> None:
+        """End the lock of the IN_PROGRESS record at `now` if `owner` still holds it."""
+        self._interleave()
+        record = self.records.get(scope)
+        if record is not None and record.owner == owner:
+            if record.state is IdempotencyState.IN_PROGRESS:
+                self.records[scope] = replace(record, locked_until=now)
+
+
+if TYPE_CHECKING:
+    _idempotency: IdempotencyStore = InMemoryIdempotencyStore()

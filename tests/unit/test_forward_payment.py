@@ -66,7 +66,8 @@ def test_accepted_payment_becomes_processing_and_loses_its_card(
 def test_bank_receives_the_decrypted_card_keyed_by_the_payment_id(
     forward: ForwardPayment, bank: ScriptedBank
 ) -> None:
-    """The bank gets the unsealed card and money, with the payment id as idempotency key."""
+    """The bank gets the unsealed card and money, with the payment id as idempotency key and
+    the payment's stored correlation id."""
     forward(MESSAGE)
     expected = BankPaymentRequest(
         payment_id=PAYMENT_ID,
@@ -74,6 +75,7 @@ def test_bank_receives_the_decrypted_card_keyed_by_the_payment_id(
         card=CardSecrets("4242424242424242", "123"),
         expiry=Expiry(12, 2030),
         money=Money(1050, "GBP"),
+        correlation_id="corr-1",
     )
     assert [expected] == bank.requests
 

@@ -94,26 +94,37 @@ def test_stale_processing_is_settled_from_the_banks_answer(
     )
 
 
-def test_bank_still_processing_is_counted_and_changes_nothing(
+def test_bank_still_processing_is_counted_and_only_schedules_the_next_check(
     reconcile: Reconcile, bank: ScriptedBank, repository: InMemoryPaymentRepository
 ) -> None:
-    """A PROCESSING answer is counted as still processing; the payment is untouched."""
+    """A PROCESSING answer is counted as still processing; status and updated_at stay, and
+    the next check is scheduled after the back-off (one minute, jittered down to half)."""
     before = repository.get(STALE_PROCESSING)
     bank.statuses[STALE_PROCESSING] = BankStatusReport(f"bank-{STALE_PROCESSING}", PROCESSING)
     report = reconcile()
-    assert ((0, 1), before) == (
+    after = repository.get(STALE_PROCESSING)
+    assert next_check_is_due_within(after, timedelta(seconds=30), timedelta(seconds=60))
+    assert ((0, 1), (before.status, before.updated_at), 1) == (
         (report.settled, report.still_processing),
-        repository.get(STALE_PROCESSING),
+        (after.status, after.updated_at),
+        after.reconcile_attempts,
     )
 
 
 def test_bank_with_no_record_is_counted_as_still_processing(
     reconcile: Reconcile, repository: InMemoryPaymentRepository
 ) -> None:
-    """A 404 from the bank for a processing payment is counted; the payment is untouched."""
+    """A 404 from the bank for a processing payment (before the bound) is counted; the
+    payment stays processing, its check counted."""
     before = repository.get(STALE_PROCESSING)
     report = reconcile()
-    assert (1, before) == (report.still_processing, repository.get(STALE_PROCESSING))
+    after = repository.get(STALE_PROCESSING)
+    assert (1, before.status, before.updated_at, 1) == (
+        report.still_processing,
+        after.status,
+        after.updated_at,
+        after.reconcile_attempts,
+    )
 
 
 def test_unreachable_bank_is_counted(
@@ -143,6 +154,7 @@ def test_a_conflicting_settlement_is_not_overridden(
     reconcile: Reconcile, bank: ScriptedBank, repository: InMemoryPaymentRepository
 ) -> None:
     """If a callback declined the payment meanwhile, the bank's PAID answer does not replace it."""
+    del repository.items[STALE_PENDING]  # its requeue bookkeeping would be the first save
     bank.statuses[STALE_PROCESSING] = BankStatusReport("r", PAID)
     repository.interleave(lambda p: p.apply(INSUFFICIENT_FUNDS, NOW, "r"))
     report = reconcile()
@@ -150,6 +162,14 @@ def test_a_conflicting_settlement_is_not_overridden(
         report.settled,
         repository.get(STALE_PROCESSING).status,
     )
+
+
+def next_check_is_due_within(
+    payment: PaymentRequest, shortest: timedelta, longest: timedelta
+) -> bool:
+    """The payment's next reconcile time lies between NOW + shortest and NOW + longest."""
+    due = payment.next_reconcile_at
+    return due is not None and NOW + shortest <= due <= NOW + longest
 
 
 def test_nothing_open_means_an_empty_report(

@@ -2,7 +2,10 @@
 
 The records of a batch are forwarded concurrently (the bank calls dominate), and the
 answer lists the messages to retry (`ReportBatchItemFailures`), so one slow or failing
-payment never makes the others run again.
+payment never makes the others run again. A message to retry first gets the visibility
+timeout of its exponential back-off (FORWARD_BACKOFF_BASE_S doubling per receive, at most
+FORWARD_BACKOFF_CAP_S, jittered); its FORWARD_MAX_ATTEMPTS-th receive is the last: the
+use case then asks the bank and fails the payment only if the bank never received it.
 """
 
 from __future__ import annotations
@@ -38,13 +41,24 @@ def _forward(record: dict[str, Any]) -> bool:
     try:
         result = app.forward_payment(message, final_attempt=final)
     except BankUnavailable:
-        logger.warning("bank unavailable; will retry", extra=context)
+        logger.warning("bank unavailable; will retry", extra=_retry_later(record, attempt, context))
         return False
     except Exception:
-        logger.exception("forwarding failed; will retry", extra=context)
+        logger.exception(
+            "forwarding failed; will retry", extra=_retry_later(record, attempt, context)
+        )
         return False
     logger.info("forwarded", extra={**context, "result": result.value})
     return True
+
+
+def _retry_later(record: dict[str, Any], attempt: int, context: dict[str, Any]) -> dict[str, Any]:
+    """Hold the message back for the exponential back-off of this attempt (its visibility
+    timeout); the log context, with the delay."""
+    app = gateway()
+    delay = app.forward_backoff.delay(attempt)
+    app.sqs_queue.delay_retry(record["receiptHandle"], delay)
+    return {**context, "retry_in_s": round(delay, 1)}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -65,6 +65,7 @@ class HttpAcquiringBank:
             headers={
                 "Content-Type": "application/json",
                 "Idempotency-Key": str(request.payment_id),
+                **({"X-Correlation-Id": request.correlation_id} if request.correlation_id else {}),
             },
         )
         if response.status == 202:

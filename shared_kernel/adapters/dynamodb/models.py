@@ -19,6 +19,7 @@ from pynamodb.attributes import (
     BinaryAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.constants import STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -110,6 +111,8 @@ class PaymentModel(Model):
     bank_reference = UnicodeAttribute(null=True)
     sealed_card = BinaryAttribute(null=True, legacy_encoding=False)
     correlation_id = UnicodeAttribute(null=True)
+    # HMAC-SHA256 of the card number under the fingerprint key (hex): duplicate detection.
+    card_fingerprint = UnicodeAttribute(null=True)
     created_at = TimestampAttribute()
     updated_at = TimestampAttribute()
     # The status while the payment is pending or processing, absent once it is final: only
@@ -117,6 +120,10 @@ class PaymentModel(Model):
     open_status = UnicodeAttribute(null=True)
     # Optimistic locking: 0 when added, +1 per update; every update is conditional on it.
     version = NumberAttribute(default=0)
+    # The reconciler's schedule in the current status (absent until it first acts): how many
+    # times it acted without progress, and when it may act next.
+    reconcile_attempts = NumberAttribute(null=True)
+    next_reconcile_at = TimestampAttribute(null=True)
 
     open_payments = OpenPaymentsIndex()
 
@@ -133,6 +140,9 @@ class MerchantModel(Model):
     item_type = UnicodeAttribute(default="merchant")
     name = UnicodeAttribute()
     created_at = TimestampAttribute()
+    # The hashes of every key issued to the merchant, so that a rotation can schedule the
+    # revocation of the earlier ones without a Scan.
+    key_hashes = UnicodeSetAttribute(null=True)
 
 
 class ApiKeyModel(Model):
@@ -148,6 +158,8 @@ class ApiKeyModel(Model):
     merchant_id = UnicodeAttribute()
     status = UnicodeAttribute(default=API_KEY_ACTIVE)
     created_at = TimestampAttribute()
+    # Set when a newer key was issued: the key stops working at this time (grace period).
+    revoke_after = TimestampAttribute(null=True)
 
 
 def bind_tables(

@@ -36,6 +36,8 @@ MUTABLE_ATTRIBUTES = (
     "sealed_card",
     "open_status",
     "updated_at",
+    "reconcile_attempts",
+    "next_reconcile_at",
 )
 
 
@@ -57,10 +59,13 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         bank_reference=payment.bank_reference,
         sealed_card=None if payment.sealed_card is None else payment.sealed_card.blob,
         correlation_id=payment.correlation_id,
+        card_fingerprint=payment.card_fingerprint,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
         open_status=None if payment.status.is_final else payment.status.value,
         version=payment.version,
+        reconcile_attempts=payment.reconcile_attempts or None,
+        next_reconcile_at=payment.next_reconcile_at,
     )
 
 
@@ -84,7 +89,10 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
         bank_reference=item.bank_reference,
         sealed_card=None if item.sealed_card is None else SealedCard(bytes(item.sealed_card)),
         correlation_id=item.correlation_id,
+        card_fingerprint=item.card_fingerprint,
         version=int(item.version),
+        reconcile_attempts=int(item.reconcile_attempts or 0),
+        next_reconcile_at=item.next_reconcile_at,
     )
 
 
@@ -135,15 +143,29 @@ class DynamoPaymentRepository:
         payment.version += 1
 
     def open_payments(
-        self, status: PaymentStatus, updated_before: datetime, limit: int
+        self,
+        status: PaymentStatus,
+        updated_before: datetime,
+        limit: int,
+        due_at: datetime | None = None,
     ) -> Iterator[PaymentRequest]:
         """Payments still in `status` (pending or processing) last changed before a time,
-        oldest first, at most `limit`: a Query on the sparse open-payments index."""
+        oldest first, at most `limit`: a Query on the sparse open-payments index.
+
+        With `due_at`, only those the reconciler may act on then (no `next_reconcile_at`, or
+        one not after `due_at`): a filter on the same Query, which pages on until `limit`.
+        """
         if status.is_final:
             raise ValueError("only pending and processing payments are indexed")
+        due = None
+        if due_at is not None:
+            due = PaymentModel.next_reconcile_at.does_not_exist() | (
+                PaymentModel.next_reconcile_at <= due_at
+            )
         items = PaymentModel.open_payments.query(
             status.value,
             PaymentModel.updated_at < updated_before,
+            filter_condition=due,
             limit=limit,
         )
         return (to_domain(item) for item in items)

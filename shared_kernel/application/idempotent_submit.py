@@ -1,0 +1,138 @@
+"""Use case: run a submission at most once per (merchant, Idempotency-Key), replaying its answer.
+
+A request that passed validation first claims its scope with a conditional write (never
+read-then-write). Whoever loses the race reads the record: a different request hash is
+`IdempotencyKeyReused`; a completed record is replayed; a running one is
+`IdempotencyInProgress`, unless its claim's lock has passed (the function that held it died,
+since the lock outlives the function's timeout), in which case the claim is taken over with
+another conditional write. The claim carries the id the submission stores its payment
+under, and a takeover resumes with the same id: if the dead invocation stored the payment,
+it is answered rather than created twice. A submission that raises releases its claim: its
+lock ends at once, so a retry runs without waiting, resuming the same submission id (the
+failure may have come after the payment was stored, e.g. a lost PutItem answer).
+
+The request hash is an HMAC-SHA256 keyed with a secret over the canonical JSON of the body:
+the body holds a card number, and an unkeyed hash of a card number is card data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from shared_kernel.application.ports import (
+    Clock,
+    IdempotencyState,
+    IdempotencyStore,
+    IdGenerator,
+    StoredAnswer,
+)
+from shared_kernel.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
+
+logger = logging.getLogger(__name__)
+
+RETENTION = timedelta(hours=24)
+# Longer than the submit function's timeout (10 s): a claim whose lock has passed belongs
+# to an invocation that is certainly over.
+LOCK = timedelta(seconds=30)
+# Separates these hashes from every other use of the same secret (the API-key hashes).
+_HASH_CONTEXT = b"gateway/idempotency-request/v1\n"
+# Claiming can lose to a record that then vanishes (TTL) or expires; a few rounds
+# settle any such race, after which the caller is told to retry.
+_CLAIM_ROUNDS = 3
+
+
+def scope_of(merchant_id: UUID, key: str) -> str:
+    """The record key of a merchant's Idempotency-Key: `<merchant_id>#<key>`."""
+    return f"{merchant_id}#{key}"
+
+
+def request_hash(secret: bytes, body: Mapping[str, object]) -> str:
+    """HMAC-SHA256 (hex) of the body's canonical JSON (sorted keys, no spaces), keyed."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(secret, _HASH_CONTEXT + canonical.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentAnswer:
+    """The answer to give: fresh from the submission, or the stored first one replayed."""
+
+    answer: StoredAnswer
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentSubmit:
+    """Run `submit` once per (merchant, key) within the retention; replay its answer after."""
+
+    store: IdempotencyStore
+    clock: Clock
+    new_id: IdGenerator
+    secret: bytes
+    retention: timedelta = RETENTION
+    lock: timedelta = LOCK
+
+    def __call__(
+        self,
+        merchant_id: UUID,
+        key: str,
+        body: Mapping[str, object],
+        submit: Callable[[UUID, bool], StoredAnswer],
+    ) -> IdempotentAnswer:
+        """The fresh or replayed answer; `submit(submission_id, resumed)` runs at most once
+        per claim, `resumed` when an abandoned claim was taken over.
+
+        Raises IdempotencyKeyReused (same key, different body) or IdempotencyInProgress
+        (the first request with this key is still running).
+        """
+        scope = scope_of(merchant_id, key)
+        fingerprint = request_hash(self.secret, body)
+        claimed = self._claim(scope, fingerprint)
+        if isinstance(claimed, StoredAnswer):
+            return IdempotentAnswer(claimed, replayed=True)
+        owner, submission_id, resumed = claimed
+        try:
+            answer = submit(submission_id, resumed)
+        except BaseException:
+            self.store.release(scope, owner, self.clock.now())
+            raise
+        try:
+            if not self.store.complete(scope, owner, answer):
+                logger.error("idempotency claim lost before completion", extra={"scope": scope})
+        except Exception:
+            # The submission took effect: its answer is the truth, even if it cannot be
+            # remembered. A 500 here would only invite a retry that creates a second one.
+            logger.exception("could not record the answer of an idempotent request")
+        return IdempotentAnswer(answer, replayed=False)
+
+    def _claim(self, scope: str, fingerprint: str) -> tuple[str, UUID, bool] | StoredAnswer:
+        """Once the scope is ours: our owner token, the submission id and whether it resumes
+        an abandoned claim. Or the stored answer to replay."""
+        for _ in range(_CLAIM_ROUNDS):
+            now = self.clock.now()
+            owner = self.new_id().hex
+            submission_id = self.new_id()
+            expires_at = now + self.retention
+            if self.store.claim(
+                scope, fingerprint, owner, submission_id, now, expires_at, now + self.lock
+            ):
+                return owner, submission_id, False
+            record = self.store.get(scope)
+            if record is None or record.expires_at < now:
+                continue  # removed or expired since the claim failed: claim again
+            if not hmac.compare_digest(record.request_hash, fingerprint):
+                raise IdempotencyKeyReused(scope)
+            if record.state is IdempotencyState.COMPLETED and record.answer is not None:
+                return record.answer
+            if record.locked_until > now:
+                raise IdempotencyInProgress(scope)
+            if self.store.take_over(scope, record.owner, owner, now + self.lock):
+                logger.warning("took over an abandoned idempotency claim")
+                return owner, record.submission_id, True
+        raise IdempotencyInProgress(scope)

@@ -1,0 +1,110 @@
+"""Fixtures shared by every suite that needs the running gateway (e2e, reliability, security).
+
+The whole local stack starts once per test session, on free ports, the first time a test
+asks for it, and stops at the end of the session; suites that never ask never start it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.stack import LocalStack, Ports
+
+
+@dataclass
+class Merchant:
+    """A merchant registered in the running stack."""
+
+    id: str
+    api_key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Its Authorization header."""
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+# The forwarder's and reconciler's production timings (services/bank-forwarder/serverless.yml)
+# scaled down: retries after 1, 2, 4, 4, 4 s; a bank read times out after 1.5 s (the battery's
+# simulated timeouts hold answers longer); processing is checked after 3 s; pending is
+# requeued after 20 s (longer than the queue's backlog in the battery: shorter, and every
+# pass requeues the whole backlog, which only grows it), then 4, 8, 16, 16 s apart.
+TEST_TUNING = {
+    "FORWARD_MAX_ATTEMPTS": "6",
+    "FORWARD_BACKOFF_BASE_S": "1",
+    "FORWARD_BACKOFF_CAP_S": "4",
+    "BANK_READ_TIMEOUT_S": "1.5",
+    "RECONCILE_PENDING_AFTER_S": "20",
+    "RECONCILE_PROCESSING_AFTER_S": "3",
+    "RECONCILE_BACKOFF_BASE_S": "4",
+    "RECONCILE_BACKOFF_CAP_S": "16",
+    "RECONCILE_MAX_REQUEUES": "5",
+}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The gateway, every part running, reconciler every 2 s, retries and reconciler
+    thresholds shortened (TEST_TUNING) so that the reliability battery settles in CI time."""
+    log_dir: Path = tmp_path_factory.mktemp("stack-logs")
+    local = LocalStack(
+        Ports.all_free(),
+        log_dir=log_dir,
+        reconcile_every_s=2,
+        bank_callback_delay_ms=100,
+        tuning_env=TEST_TUNING,
+        # Short, so that a test rotating a secret sees the Lambdas pick it up (security suite).
+        secrets_ttl_s=3,
+        quiet=True,
+    )
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    """An HTTP client for the merchant API."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.ports.merchant_api}", timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def bank(stack: LocalStack) -> Iterator[httpx.Client]:
+    """An HTTP client for the bank simulator (its test-only records)."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.ports.bank_simulator}", timeout=10
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def callback_api(stack: LocalStack) -> Iterator[httpx.Client]:
+    """An HTTP client for the bank callback API."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.ports.callback_api}", timeout=10
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def merchant(stack: LocalStack) -> Merchant:
+    """A merchant of the running stack."""
+    created = stack.register_merchant("E2E merchant")
+    return Merchant(created["merchant_id"], created["api_key"])
+
+
+@pytest.fixture(scope="session")
+def other_merchant(stack: LocalStack) -> Merchant:
+    """A second merchant, for the cross-merchant cases."""
+    created = stack.register_merchant("Another merchant")
+    return Merchant(created["merchant_id"], created["api_key"])

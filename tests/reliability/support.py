@@ -1,0 +1,208 @@
+"""What the reliability battery does to the running gateway and how it reads the outcome.
+
+Payments go in through the merchant API; their statuses are read straight from the payments
+table (one BatchGetItem per 100 ids, far cheaper than a GET each while thousands are polled);
+what the bank did is read from the simulator's test API (`/_sim/payments/{id}`, `/_sim/stats`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+
+from local.stack import REGION, STAGE, LocalStack
+from tests.conftest import Merchant
+
+FINAL = frozenset({"succeeded", "declined", "failed"})
+RANK = {"pending": 0, "processing": 1, "succeeded": 2, "declined": 2, "failed": 2}
+
+# SPEC §5's card table: card number -> (status, decline_reason).
+CARD_OUTCOMES: dict[str, tuple[str, str | None]] = {
+    "4242424242424242": ("succeeded", None),
+    "4000000000009995": ("declined", "insufficient_funds"),
+    "4100000000000019": ("declined", "fraud_suspected"),
+    "4000000000000002": ("declined", "do_not_honor"),
+    "4000000000000119": ("succeeded", None),
+    "4000000000000101": ("succeeded", None),
+    "5555555555554444": ("succeeded", None),
+}
+CARDS = tuple(CARD_OUTCOMES)
+
+
+def scale() -> int:
+    """RELIABILITY_SCALE (1 in CI; `make soak` runs ten times larger)."""
+    return max(1, int(os.environ.get("RELIABILITY_SCALE", "1")))
+
+
+def scaled(count: int) -> int:
+    """A CI-sized count times the scale."""
+    return count * scale()
+
+
+@dataclass
+class Submitted:
+    """What a burst of submissions gave: the accepted payments (id -> card) and refusals."""
+
+    cards: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def submit_many(
+    api: httpx.Client, merchant: Merchant, count: int, workers: int = 8, offset: int = 0
+) -> Submitted:
+    """POST `count` payments (cards of the table, round robin), `workers` at a time."""
+
+    def one(index: int) -> tuple[str, httpx.Response | Exception]:
+        card = CARDS[(index + offset) % len(CARDS)]
+        body = {
+            "card_number": card,
+            "expiry_month": 12,
+            "expiry_year": 2030,
+            "cvv": "123",
+            "amount": 100 + index,
+            "currency": "GBP",
+            "reference": f"rel-{offset + index}",
+        }
+        try:
+            answer = api.post(f"/merchant/{merchant.id}/payments", json=body, headers=merchant.auth)
+        except httpx.HTTPError as error:
+            return card, error
+        return card, answer
+
+    result = Submitted()
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for card, answer in pool.map(one, range(count)):
+            if isinstance(answer, httpx.Response) and answer.status_code == 201:
+                result.cards[answer.json()["id"]] = card
+            else:
+                text = answer.text[:200] if isinstance(answer, httpx.Response) else repr(answer)
+                result.refused.append(text)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class PaymentsTable:
+    """Reads payments' stored status straight from the payments table of the stack."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.name = f"gateway-{STAGE}-payments"
+        self.client: Any = boto3.session.Session(
+            region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+        ).client("dynamodb", endpoint_url=stack.endpoint)
+
+    def read(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """id -> {status, decline_reason, version} for every stored id among `ids`."""
+        wanted = list(ids)
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            keys: list[dict[str, Any]] = [
+                {"payment_id": {"S": i}} for i in wanted[start : start + 100]
+            ]
+            request: dict[str, Any] = {
+                self.name: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "payment_id, #s, decline_reason, version",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.name, []):
+                    found[item["payment_id"]["S"]] = {
+                        "status": item["status"]["S"],
+                        "decline_reason": item.get("decline_reason", {}).get("S"),
+                        "version": int(item["version"]["N"]),
+                    }
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+
+@dataclass
+class Settlement:
+    """How a set of payments ended: their last stored rows, what was seen on the way."""
+
+    rows: dict[str, dict[str, Any]]
+    seconds: float
+    backward_moves: list[str]
+    changed_after_final: list[str]
+
+    def open_or_missing(self, ids: Iterable[str]) -> list[str]:
+        """The ids not stored, or stored but not final."""
+        return [i for i in ids if self.rows.get(i, {}).get("status") not in FINAL]
+
+
+def wait_all_final(
+    table: PaymentsTable,
+    ids: Sequence[str],
+    timeout: float,
+    while_waiting: Callable[[], object] | None = None,
+) -> Settlement:
+    """Poll the table until every id is final (or `timeout`), watching every status change:
+    a move to a lower rank, or any change of a final status, is recorded."""
+    started = time.monotonic()
+    seen: dict[str, dict[str, Any]] = {}
+    backward: list[str] = []
+    changed_final: list[str] = []
+    while True:
+        rows = table.read(ids)
+        for payment_id, row in rows.items():
+            before = seen.get(payment_id)
+            if before is not None:
+                if RANK[row["status"]] < RANK[before["status"]]:
+                    backward.append(f"{payment_id}: {before['status']} -> {row['status']}")
+                if before["status"] in FINAL and (
+                    (row["status"], row["decline_reason"])
+                    != (before["status"], before["decline_reason"])
+                ):
+                    changed_final.append(f"{payment_id}: {before['status']} -> {row['status']}")
+            seen[payment_id] = row
+        settled = Settlement(seen, time.monotonic() - started, backward, changed_final)
+        if not settled.open_or_missing(ids) or time.monotonic() - started > timeout:
+            return settled
+        if while_waiting is not None:
+            while_waiting()
+        time.sleep(1.0)
+
+
+def bank_records(bank: httpx.Client, ids: Iterable[str], workers: int = 8) -> dict[str, Any]:
+    """id -> the simulator's record of it (None when the bank never saw it)."""
+
+    def one(payment_id: str) -> tuple[str, Any]:
+        answer = bank.get(f"/_sim/payments/{payment_id}")
+        return payment_id, answer.json() if answer.status_code == 200 else None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(one, list(ids)))
+
+
+def set_faults(bank: httpx.Client, **faults: Any) -> None:
+    """Replace the simulator's fault settings (a field left out goes back to no fault)."""
+    answer = bank.put("/_sim/faults", json=faults)
+    assert 200 == answer.status_code, answer.text
+
+
+def unexpected_outcomes(
+    cards: dict[str, str], rows: dict[str, dict[str, Any]], records: dict[str, Any]
+) -> list[str]:
+    """Payments whose final status is not their card's outcome. The one other acceptable end
+    is `failed` for a payment the bank never charged (forwarding gave up, SPEC §3)."""
+    wrong = []
+    for payment_id, card in cards.items():
+        row = rows.get(payment_id) or {}
+        got = (row.get("status"), row.get("decline_reason"))
+        record = records.get(payment_id)
+        charged = bool(record and record["charges"])
+        if got == CARD_OUTCOMES[card] or (got == ("failed", None) and not charged):
+            continue
+        wrong.append(f"{payment_id} card {card[-4:]}: {got}, charged={charged}")
+    return wrong

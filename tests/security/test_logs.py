@@ -1,0 +1,66 @@
+"""The logs: structured JSON lines, and one correlation id from the merchant's request
+through the queue and the forwarder to the bank callback's lines about the same payment."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from local.stack import LocalStack
+from tests.security.support import auth, payment_body, wait_status
+
+pytestmark = pytest.mark.security
+
+
+def json_lines(stack: LocalStack, name: str) -> list[dict[str, Any]]:
+    """The JSON log lines (the Lambdas' own; serverless-offline's banner lines are text)."""
+    lines = []
+    for line in (stack.log_dir / f"{name}.log").read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_one_correlation_id_follows_a_payment_from_the_api_to_the_callback(
+    stack: LocalStack, api: httpx.Client, merchant: Any
+) -> None:
+    """X-Correlation-Id of the POST appears on the API's, the forwarder's and the callback's
+    structured log lines about that payment."""
+    correlation = f"sec-{uuid.uuid4()}"
+    response = api.post(
+        f"/merchant/{merchant.id}/payments",
+        json=payment_body("4000000000000101"),  # PROCESSING, then PAID: two callbacks
+        headers={**auth(merchant.api_key), "X-Correlation-Id": correlation},
+    )
+    assert 201 == response.status_code, response.text
+    payment_id = response.json()["id"]
+    assert "succeeded" == wait_status(api, merchant.id, merchant.api_key, payment_id)["status"]
+    time.sleep(1.0)  # the callback's last line
+
+    tagged = {
+        name: [
+            line for line in json_lines(stack, name) if line.get("correlation_id") == correlation
+        ]
+        for name in ("merchant-api", "bank-forwarder", "bank-callback")
+    }
+
+    assert {name: True for name in tagged} == {name: bool(lines) for name, lines in tagged.items()}
+    for lines in tagged.values():
+        assert all(line.get("payment_id") in (None, payment_id) for line in lines)
+    callback_statuses = {line.get("status") for line in tagged["bank-callback"]}
+    assert {"processing", "succeeded"} <= callback_statuses
+
+
+def test_every_lambda_log_line_is_structured_json(stack: LocalStack) -> None:
+    """Each JSON line has a level, a message, a timestamp and its service name."""
+    for name in ("merchant-api", "bank-forwarder", "bank-callback"):
+        lines = json_lines(stack, name)
+        assert lines, name
+        assert [] == [
+            line for line in lines if not {"level", "message", "timestamp", "service"} <= set(line)
+        ]

@@ -1,0 +1,116 @@
+"""The forwarder's SQS handler: a record to retry gets its back-off as visibility timeout and
+is reported in batchItemFailures; a settled one is not (the wiring replaced by fakes)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from shared_kernel.application.backoff import Backoff
+from shared_kernel.application.forward_payment import ForwardResult
+from shared_kernel.application.ports import QueuedPayment
+from shared_kernel.domain.errors import BankUnavailable
+
+from .builders import MERCHANT_ID, PAYMENT_ID
+
+pytestmark = pytest.mark.unit
+
+HANDLER = Path(__file__).resolve().parents[2] / "services/bank-forwarder/handlers/forward.py"
+CONTEXT = SimpleNamespace(
+    function_name="forward",
+    memory_limit_in_mb=512,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:forward",
+    aws_request_id="req-1",
+)
+
+
+@dataclass
+class FakeQueue:
+    """Records the redelivery delays asked for."""
+
+    delays: list[tuple[str, float]] = field(default_factory=list)
+
+    def delay_retry(self, receipt_handle: str, seconds: float) -> bool:
+        """Record the call."""
+        self.delays.append((receipt_handle, seconds))
+        return True
+
+
+@dataclass
+class FakeGateway:
+    """What the handler takes from bootstrap.gateway(), with a scripted use case."""
+
+    answer: ForwardResult | Exception
+    settings: Any = field(default_factory=lambda: SimpleNamespace(forward_max_attempts=6))
+    forward_backoff: Backoff = field(default_factory=lambda: Backoff(2.0, 300.0, lambda: 1.0))
+    sqs_queue: FakeQueue = field(default_factory=FakeQueue)
+    calls: list[tuple[QueuedPayment, bool]] = field(default_factory=list)
+
+    def forward_payment(self, message: QueuedPayment, final_attempt: bool = False) -> ForwardResult:
+        """Record the call and answer as scripted."""
+        self.calls.append((message, final_attempt))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def load_handler(monkeypatch: pytest.MonkeyPatch, fake: FakeGateway) -> ModuleType:
+    """The handler module, its `gateway()` returning `fake`."""
+    spec = importlib.util.spec_from_file_location("forward_handler_under_test", HANDLER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "gateway", lambda: fake)
+    return module
+
+
+def record(receive_count: int) -> dict[str, Any]:
+    """An SQS record of the SPEC payment, received `receive_count` times."""
+    body = {
+        "payment_id": str(PAYMENT_ID),
+        "merchant_id": str(MERCHANT_ID),
+        "correlation_id": "corr-1",
+        "enqueued_at": "2026-11-26T10:00:00Z",
+    }
+    return {
+        "messageId": f"m-{receive_count}",
+        "receiptHandle": f"h-{receive_count}",
+        "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+    }
+
+
+@pytest.mark.parametrize(("receive_count", "delay"), [(1, 2.0), (3, 8.0), (20, 300.0)])
+def test_bank_unavailable_delays_the_record_by_its_back_off_and_reports_it(
+    monkeypatch: pytest.MonkeyPatch, receive_count: int, delay: float
+) -> None:
+    """The n-th receive of a record the bank could not take waits 2·2^(n-1) s (cap 300)."""
+    fake = FakeGateway(BankUnavailable("503"))
+    answer = load_handler(monkeypatch, fake).handler({"Records": [record(receive_count)]}, CONTEXT)
+    assert (
+        {"batchItemFailures": [{"itemIdentifier": f"m-{receive_count}"}]},
+        [(f"h-{receive_count}", delay)],
+    ) == (answer, fake.sqs_queue.delays)
+
+
+def test_a_settled_record_is_neither_delayed_nor_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record forwarded (or otherwise done) leaves the batch: no failure, no delay."""
+    fake = FakeGateway(ForwardResult.ACCEPTED)
+    answer = load_handler(monkeypatch, fake).handler({"Records": [record(1)]}, CONTEXT)
+    assert ({"batchItemFailures": []}, []) == (answer, fake.sqs_queue.delays)
+
+
+def test_the_last_receive_is_the_final_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At FORWARD_MAX_ATTEMPTS receives the use case is told it is the last attempt (it then
+    asks the bank and fails the payment only if the bank never received it)."""
+    fake = FakeGateway(ForwardResult.GAVE_UP)
+    load_handler(monkeypatch, fake).handler({"Records": [record(5), record(6)]}, CONTEXT)
+    assert [False, True] == sorted(final for _, final in fake.calls)
