@@ -43,7 +43,7 @@ lint: install
 	$(PY) contracts/build_openapi.py --check
 
 typecheck: install
-	$(VENV)/bin/mypy shared_kernel local contracts/build_openapi.py services/bank-simulator
+	$(VENV)/bin/mypy shared_kernel local contracts/build_openapi.py services/bank-simulator bench
 
 ## merchant NAME=<name>: create a merchant on the running local stack
 merchant: install

@@ -37,6 +37,8 @@ def get_logger(service: str) -> Logger:
             level=os.environ.get("LOG_LEVEL", "INFO"),
             logger_formatter=ScrubbingFormatter(),
         )
+        # Its own handler writes the line; propagating would print it again via the root.
+        logger._logger.propagate = False
         _route_root_logger_through(logger)
         _loggers[service] = logger
     return logger

@@ -1,0 +1,276 @@
+"""What the bench sections share: paths, statistics, a moto server, the gateway's resources
+created from the resources service's template, and fake Lambda contexts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+OSLS = ROOT / "node_modules" / ".bin" / "osls"
+RESOURCES_YML = ROOT / "services" / "resources" / "serverless.yml"
+REGION = "eu-west-1"
+STAGE = "local"
+PREFIX = f"gateway-{STAGE}"
+CALLBACK_SECRET = "bench-callback-secret"  # noqa: S105 - a throw-away emulator value
+BANK_API_KEY = "bench-bank-api-key"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+# Each handler: (service folder, module file, memory size is read from serverless.yml).
+HANDLERS: dict[str, tuple[str, str]] = {
+    "authorizer": ("merchant-api", "authorizer"),
+    "submit_payment": ("merchant-api", "submit_payment"),
+    "get_payment": ("merchant-api", "get_payment"),
+    "forward": ("bank-forwarder", "forward"),
+    "reconcile": ("bank-forwarder", "reconcile"),
+    "payment_updates": ("bank-callback", "payment_updates"),
+}
+
+
+def handler_path(name: str) -> Path:
+    """The source file of a handler."""
+    service, module = HANDLERS[name]
+    return ROOT / "services" / service / "handlers" / f"{module}.py"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (0 for no values)."""
+    return float(statistics.median(values)) if values else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest-rank."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return float(ordered[rank - 1])
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop a process this bench started (and its group), by pid."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+@contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """A moto server on a free port of 127.0.0.1 for the duration of the block; its URL."""
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(  # noqa: S603 - the venv's moto_server
+            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited; see {log}")
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):  # noqa: S310
+                    break
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("moto_server did not come up") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        stop_process(process)
+
+
+class _CfnLoader:
+    """A YAML loader that reads CloudFormation's short tags (!Sub, !GetAtt, !Ref) as plain
+    values: the bench needs names and properties, not intrinsic functions."""
+
+    @staticmethod
+    def load(text: str) -> Any:
+        import yaml  # type: ignore[import-untyped,unused-ignore]
+
+        class Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
+            pass
+
+        def tag(loader: Any, suffix: str, node: Any) -> Any:
+            if isinstance(node, yaml.ScalarNode):
+                return loader.construct_scalar(node)
+            if isinstance(node, yaml.SequenceNode):
+                return loader.construct_sequence(node)
+            return loader.construct_mapping(node)
+
+        Loader.add_multi_constructor("!", tag)
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources_template() -> dict[str, Any]:
+    """`resources.Resources` of services/resources/serverless.yml, names resolved for the
+    local stage."""
+    text = RESOURCES_YML.read_text(encoding="utf-8")
+    text = text.replace("${self:custom.prefix}", PREFIX).replace("${sls:stage}", STAGE)
+    document = _CfnLoader.load(text)
+    resources: dict[str, Any] = document["resources"]["Resources"]
+    return resources
+
+
+@dataclass
+class Resources:
+    """What the bench created in the emulator."""
+
+    endpoint: str
+    queue_url: str
+    queue_urls: dict[str, str]
+    card_key_id: str
+
+    def settings_env(self, bank_url: str) -> dict[str, str]:
+        """The functions' environment against these resources (the local stack's names)."""
+        from local.stack import LocalStack, Ports
+
+        port = int(self.endpoint.rsplit(":", 1)[1])
+        stack = LocalStack(Ports(aws_emulator=port))
+        stack.queue_url = self.queue_url
+        env = stack.settings_env()
+        env.update(DUMMY_CREDENTIALS)
+        env["BANK_URL"] = bank_url
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+        env["POWERTOOLS_DEV"] = "false"
+        return env
+
+
+def create_resources(endpoint: str) -> Resources:
+    """Create every table, queue, KMS key/alias and secret the resources template declares."""
+    import boto3
+
+    session = boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    kms = session.client("kms", endpoint_url=endpoint)
+    secrets = session.client("secretsmanager", endpoint_url=endpoint)
+    template = resources_template()
+    queue_urls: dict[str, str] = {}
+    queue_arns: dict[str, str] = {}
+    key_ids: dict[str, str] = {}
+    # Queues without a redrive policy first, so dead-letter targets exist.
+    ordered = sorted(
+        template.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {})
+    )
+    for logical_id, resource in ordered:
+        kind = resource["Type"]
+        props = resource.get("Properties", {})
+        if kind == "AWS::DynamoDB::Table":
+            arguments: dict[str, Any] = {
+                "TableName": props["TableName"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+            }
+            if "GlobalSecondaryIndexes" in props:
+                arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            dynamodb.create_table(**arguments)
+        elif kind == "AWS::SQS::Queue":
+            attributes: dict[Any, str] = {
+                "VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
+                "MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600)),
+            }
+            redrive = props.get("RedrivePolicy")
+            if redrive:
+                target = str(redrive["deadLetterTargetArn"]).split()[0]
+                attributes["RedrivePolicy"] = json.dumps(
+                    {
+                        "deadLetterTargetArn": queue_arns[target],
+                        "maxReceiveCount": str(redrive["maxReceiveCount"]),
+                    }
+                )
+            url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+            queue_urls[logical_id] = url
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            queue_arns[f"{logical_id}.Arn"] = arn["Attributes"]["QueueArn"]
+        elif kind == "AWS::KMS::Key":
+            key_ids[logical_id] = kms.create_key(Description=str(props.get("Description", "")))[
+                "KeyMetadata"
+            ]["KeyId"]
+    for resource in template.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::KMS::Alias":
+            kms.create_alias(
+                AliasName=props["AliasName"], TargetKeyId=key_ids[props["TargetKeyId"]]
+            )
+        elif resource["Type"] == "AWS::SecretsManager::Secret":
+            name = str(props["Name"])
+            value = {
+                f"{PREFIX}/bank-callback-secret": CALLBACK_SECRET,
+                f"{PREFIX}/bank-api-key": BANK_API_KEY,
+            }.get(name, "bench-" + os.urandom(24).hex())
+            secrets.create_secret(Name=name, SecretString=value)
+    main_queue = next(url for url in queue_urls.values() if re.search(r"payments-to-bank$", url))
+    return Resources(endpoint, main_queue, queue_urls, f"alias/{PREFIX}-cards")
+
+
+@dataclass
+class LambdaContext:
+    """The parts of a Lambda context the handlers (Powertools) read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The function's ARN."""
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Plenty."""
+        return 10_000
+
+
+def memory_sizes() -> dict[str, int]:
+    """Each handler's memory size (MB) from its service's serverless.yml."""
+    sizes: dict[str, int] = {}
+    for name, (service, module) in HANDLERS.items():
+        text = (ROOT / "services" / service / "serverless.yml").read_text(encoding="utf-8")
+        document = _CfnLoader.load(text)
+        provider_memory = int(document.get("provider", {}).get("memorySize", 1024))
+        memory = provider_memory
+        for function in (document.get("functions") or {}).values():
+            if str(function.get("handler", "")).startswith(f"handlers/{module}."):
+                memory = int(function.get("memorySize", provider_memory))
+        sizes[name] = memory
+    return sizes
