@@ -67,6 +67,7 @@ class BankStub(ThreadingHTTPServer):
     """An acquiring bank that accepts every payment after `delay_s` (202 PROCESSING)."""
 
     daemon_threads = True
+    request_queue_size = 128  # a batch of ten connects at once; the default backlog is 5
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _BankHandler)

@@ -117,7 +117,7 @@ class LocalStack:
     bank_callback_delay_ms: int = 200
     quiet: bool = False
     # How long the Lambdas cache secrets (SECRETS_TTL_S); tests that rotate one shorten it.
-    secrets_ttl_s: float = 300.0
+    secrets_ttl_s: float = 900.0
     # Extra environment of the function services (read by their serverless.yml), e.g. the
     # forwarder's FORWARD_MAX_ATTEMPTS / FORWARD_BACKOFF_BASE_S / RECONCILE_* for tests.
     tuning_env: dict[str, str] = field(default_factory=dict)

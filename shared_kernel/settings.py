@@ -71,7 +71,7 @@ class Settings:
             bank_connect_timeout_s=_float(env, "BANK_CONNECT_TIMEOUT_S", 2.0),
             bank_read_timeout_s=_float(env, "BANK_READ_TIMEOUT_S", 8.0),
             forward_max_attempts=int(env.get("FORWARD_MAX_ATTEMPTS", "6")),
-            secrets_ttl_s=_float(env, "SECRETS_TTL_S", 300.0),
+            secrets_ttl_s=_float(env, "SECRETS_TTL_S", 900.0),
             card_fingerprint_key_secret_id=env.get("CARD_FINGERPRINT_KEY_SECRET_ID", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             forward_backoff_base_s=_float(env, "FORWARD_BACKOFF_BASE_S", 2.0),

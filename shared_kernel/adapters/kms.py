@@ -7,7 +7,7 @@ and the payment and merchant ids, so a blob copied onto another payment cannot b
 
 Data-key caching (PCI DSS 3.5.1, 3.6: keys used for a bounded time and volume). A sealing
 container reuses one data key for at most `max_messages` seals (1000) and `max_age_s`
-seconds (300), then asks KMS for a new one; an unsealing container keeps plaintext data
+seconds (900), then asks KMS for a new one; an unsealing container keeps plaintext data
 keys by their encrypted bytes, at most `max_cached_keys` of them, each for `max_age_s`. A
 cached key serves many payments, so its KMS encryption context cannot name one payment: it
 is the purpose context ``{"purpose": "card-data", "stage": <stage>}`` (in CloudTrail, and a
@@ -57,7 +57,7 @@ FORMAT_V2 = 0x02
 NONCE_LENGTH = 12
 TAG_LENGTH = 16
 PURPOSE = "card-data"
-MAX_KEY_AGE_S = 300.0
+MAX_KEY_AGE_S = 900.0
 MAX_MESSAGES_PER_KEY = 1000
 MAX_CACHED_KEYS = 1000
 _HEADER = struct.Struct(">BH")

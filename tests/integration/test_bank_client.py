@@ -41,6 +41,12 @@ REQUEST = BankPaymentRequest(
 )
 
 
+class _BacklogServer(ThreadingHTTPServer):
+    # The default listen backlog (5) drops SYNs when the forwarder's ten threads connect
+    # at once, and a dropped SYN is retried only after a second: longer than the timeout.
+    request_queue_size = 64
+
+
 def answer(payment_id: UUID = PAYMENT_ID, status: str = "PROCESSING") -> dict[str, str]:
     """A bank answer body about `payment_id`."""
     return {"payment_request_id": str(payment_id), "bank_reference": "bank_7c1e", "status": status}
@@ -105,7 +111,7 @@ def _handler(bank: ScriptedBank) -> type[BaseHTTPRequestHandler]:
 def bank() -> Iterator[ScriptedBank]:
     """A scripted bank on a free port, answering 202 with a valid acceptance by default."""
     scripted = ScriptedBank()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(scripted))
+    server = _BacklogServer(("127.0.0.1", 0), _handler(scripted))
     scripted.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()

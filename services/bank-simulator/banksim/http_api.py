@@ -44,6 +44,9 @@ class SimulatorServer(ThreadingHTTPServer):
     # Do not wait for handler threads on close: one may be holding a "timeout" response.
     block_on_close = False
     allow_reuse_address = True
+    # The default listen backlog (5) drops connections when a forwarder batch of ten
+    # connects at once; a dropped SYN is retried only after a second.
+    request_queue_size = 128
 
     def __init__(
         self,
