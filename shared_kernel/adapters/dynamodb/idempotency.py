@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from pynamodb.attributes import Attribute, NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -21,6 +22,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
+from shared_kernel.adapters.dynamodb.models import use_client
 from shared_kernel.application.ports import IdempotencyRecord, IdempotencyState, StoredAnswer
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
@@ -67,10 +69,14 @@ def bind_idempotency_table(
     region: str,
     host: str | None,
     *,
+    client: Any = None,
     connect_timeout_seconds: int = 2,
     read_timeout_seconds: int = 5,
 ) -> None:
-    """Point the model at its table (and endpoint), with short timeouts; drops the connection."""
+    """Point the model at its table (and endpoint), with short timeouts; drops the connection.
+
+    With `client`, the model sends through it (see `models.use_client`).
+    """
     meta = IdempotencyModel.Meta
     meta.table_name = table_name
     meta.region = region
@@ -78,6 +84,8 @@ def bind_idempotency_table(
     meta.connect_timeout_seconds = connect_timeout_seconds  # type: ignore[attr-defined]
     meta.read_timeout_seconds = read_timeout_seconds  # type: ignore[attr-defined]
     IdempotencyModel._connection = None
+    if client is not None:
+        use_client(IdempotencyModel, client)
 
 
 def to_record(item: IdempotencyModel) -> IdempotencyRecord:

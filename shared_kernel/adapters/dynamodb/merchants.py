@@ -26,8 +26,8 @@ class DynamoMerchantDirectory:
         connection: Connection | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        # Only registration needs a connection of its own (for the transaction); it is rare,
-        # so the connection is made on first use rather than at cold start.
+        # Registration and rotation run a transaction, which takes a connection: the merchant
+        # model's, unless one is given.
         self._connection = connection
         self._clock = clock
 
@@ -111,7 +111,6 @@ class DynamoMerchantDirectory:
 
     def _transaction_connection(self) -> Connection:
         if self._connection is None:
-            self._connection = Connection(
-                region=MerchantModel.Meta.region, host=MerchantModel.Meta.host
-            )
+            # The model's own connection: the same client as every other request.
+            self._connection = MerchantModel._get_connection().connection
         return self._connection

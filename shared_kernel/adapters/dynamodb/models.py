@@ -168,13 +168,16 @@ def bind_tables(
     region: str,
     host: str | None,
     *,
+    client: Any = None,
     connect_timeout_seconds: int = 2,
     read_timeout_seconds: int = 5,
 ) -> None:
     """Point the models at their tables (and endpoint); drops any cached connection.
 
-    The timeouts replace PynamoDB's defaults (15 s and 30 s), which would outlast the API
-    Gateway's 29 s limit on a single stuck call.
+    With `client` (a botocore DynamoDB client), every model sends through it: see
+    `use_client`. Without, each model builds its own, with timeouts replacing PynamoDB's
+    defaults (15 s and 30 s), which would outlast the API Gateway's 29 s limit on a single
+    stuck call.
     """
     models: tuple[tuple[type[Model], str], ...] = (
         (PaymentModel, payments_table),
@@ -188,3 +191,16 @@ def bind_tables(
         model.Meta.connect_timeout_seconds = connect_timeout_seconds
         model.Meta.read_timeout_seconds = read_timeout_seconds
         model._connection = None
+        if client is not None:
+            use_client(model, client)
+
+
+def use_client(model: type[Model], client: Any) -> None:
+    """Make `model` send its requests through `client` (a botocore DynamoDB client).
+
+    PynamoDB otherwise builds a botocore session and a client per model class on its first
+    request: a second credential resolution and endpoint/model load at cold start (tens of
+    milliseconds each). Its connection creates a client only while it has none, so handing it
+    one is enough; no request is made here.
+    """
+    model._get_connection().connection._client = client
