@@ -58,12 +58,7 @@ def _rows(results: dict[str, Any]) -> list[Row]:
                     f"warm {name}",
                     f"p50 {w['median_ms']:.1f} / p99 {w['p99_ms']:.1f} ms",
                     f"floor p50 {w['floor_median_ms']:.1f} / p99 {w['floor_p99_ms']:.1f} ms"
-                    + (
-                        f"; with idempotency record {w['floor_with_idempotency_median_ms']:.1f}"
-                        f" ({w['ratio_with_idempotency']:.2f}x)"
-                        if "floor_with_idempotency_median_ms" in w
-                        else ""
-                    ),
+                    f" ({w['floor']})",
                     f"{w['ratio']:.2f}x" + (f" <= {target}x" if target else " (no target)"),
                     _margin(w["ratio"], target) if target else "-",
                 )

@@ -179,8 +179,9 @@ def _merchant_authorizer(merchant_id: str) -> dict[str, Any]:
     return {"merchant_id": merchant_id, "principalId": merchant_id, "integrationLatency": 12}
 
 
-def submit_event(merchant_id: str, api_key: str) -> dict[str, Any]:
-    """POST /merchant/{merchant_id}/payments with a valid body, as API Gateway sends it."""
+def submit_event(merchant_id: str, api_key: str, *, idempotency_key: bool = True) -> dict[str, Any]:
+    """POST /merchant/{merchant_id}/payments with a valid body, as API Gateway sends it;
+    with a new, unique Idempotency-Key unless `idempotency_key` is False."""
     body = {
         "card_number": "4242424242424242",
         "expiry_month": 12,
@@ -193,10 +194,11 @@ def submit_event(merchant_id: str, api_key: str) -> dict[str, Any]:
     headers = {
         "Authorization": f"Bearer {api_key}",
         "Content-Type": "application/json",
-        "Idempotency-Key": str(uuid.uuid4()),
         "X-Correlation-Id": "bench-" + secrets.token_hex(6),
         "Host": "api.example",
     }
+    if idempotency_key:
+        headers["Idempotency-Key"] = str(uuid.uuid4())
     return _api_event(
         "POST",
         "/merchant/{merchant_id}/payments",

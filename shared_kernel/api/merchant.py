@@ -30,7 +30,7 @@ from shared_kernel.domain.errors import (
     ValidationError,
 )
 from shared_kernel.domain.ids import parse_uuid
-from shared_kernel.domain.payment import PaymentRequest, draft_errors
+from shared_kernel.domain.payment import PaymentRequest, PaymentStatus, draft_errors
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +133,21 @@ def idempotency_key(event: Mapping[str, Any]) -> tuple[str | None, list[FieldErr
     return None, [FieldError(IDEMPOTENCY_KEY_HEADER, message)]
 
 
+def created_resource(payment: PaymentRequest) -> dict[str, Any]:
+    """The payment resource as it was when the payment was accepted (pending, no decline
+    reason, unchanged since `created_at`), whatever has happened to it since."""
+    return {
+        **payment_resource(payment),
+        "status": PaymentStatus.PENDING.value,
+        "decline_reason": None,
+        "updated_at": timestamp(payment.created_at),
+    }
+
+
 def created_answer(payment: PaymentRequest) -> StoredAnswer:
-    """The 201 answer to a submission: the payment resource and its Location."""
-    body = json.dumps(payment_resource(payment), separators=(",", ":"))
+    """The 201 answer to a payment's submission, the same first and on every replay: the
+    resource as accepted and its Location."""
+    body = json.dumps(created_resource(payment), separators=(",", ":"))
     return StoredAnswer(201, body, {"Location": payment_location(payment)})
 
 

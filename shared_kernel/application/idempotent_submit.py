@@ -1,15 +1,16 @@
 """Use case: run a submission at most once per (merchant, Idempotency-Key), replaying its answer.
 
 A request that passed validation first claims its scope with a conditional write (never
-read-then-write). Whoever loses the race reads the record: a different request hash is
-`IdempotencyKeyReused`; a completed record is replayed; a running one is
+read-then-write); the claim is the only idempotency write. It carries the id the submission
+stores its payment under, and the answer is not stored: a replay rebuilds it from that
+payment. Whoever loses the race reads the record: a different request hash is
+`IdempotencyKeyReused`; a stored payment is replayed; otherwise the first request is
 `IdempotencyInProgress`, unless its claim's lock has passed (the function that held it died,
 since the lock outlives the function's timeout), in which case the claim is taken over with
-another conditional write. The claim carries the id the submission stores its payment
-under, and a takeover resumes with the same id: if the dead invocation stored the payment,
-it is answered rather than created twice. A submission that raises releases its claim: its
-lock ends at once, so a retry runs without waiting, resuming the same submission id (the
-failure may have come after the payment was stored, e.g. a lost PutItem answer).
+another conditional write and the submission resumes with the same id. A submission that
+raises releases its claim: its lock ends at once, so a retry runs without waiting, with the
+same submission id (the failure may have come after the payment was stored, e.g. a lost
+PutItem answer, and then the retry replays it).
 
 The request hash is an HMAC-SHA256 keyed with a secret over the canonical JSON of the body:
 the body holds a card number, and an unkeyed hash of a card number is card data.
@@ -28,7 +29,7 @@ from uuid import UUID
 
 from shared_kernel.application.ports import (
     Clock,
-    IdempotencyState,
+    IdempotencyClaim,
     IdempotencyStore,
     IdGenerator,
     StoredAnswer,
@@ -47,6 +48,12 @@ _HASH_CONTEXT = b"gateway/idempotency-request/v1\n"
 # settle any such race, after which the caller is told to retry.
 _CLAIM_ROUNDS = 3
 
+# `submit(submission_id, resumed)`: store and queue the payment under the id, its answer.
+Submit = Callable[[UUID, bool], StoredAnswer]
+# `replay(submission_id)`: the first answer rebuilt from the payment stored under the id,
+# or None while no payment is stored under it.
+Replay = Callable[[UUID], StoredAnswer | None]
+
 
 def scope_of(merchant_id: UUID, key: str) -> str:
     """The record key of a merchant's Idempotency-Key: `<merchant_id>#<key>`."""
@@ -61,10 +68,20 @@ def request_hash(secret: bytes, body: Mapping[str, object]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IdempotentAnswer:
-    """The answer to give: fresh from the submission, or the stored first one replayed."""
+    """The answer to give: fresh from the submission, or the first one replayed."""
 
     answer: StoredAnswer
     replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """The scope is ours: our owner token, the submission id, whether it resumes an
+    abandoned claim."""
+
+    owner: str
+    submission_id: UUID
+    resumed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,56 +100,53 @@ class IdempotentSubmit:
         merchant_id: UUID,
         key: str,
         body: Mapping[str, object],
-        submit: Callable[[UUID, bool], StoredAnswer],
+        submit: Submit,
+        replay: Replay,
     ) -> IdempotentAnswer:
         """The fresh or replayed answer; `submit(submission_id, resumed)` runs at most once
-        per claim, `resumed` when an abandoned claim was taken over.
+        per claim, `resumed` when an abandoned claim was taken over; `replay(submission_id)`
+        answers a repeat once the payment is stored.
 
         Raises IdempotencyKeyReused (same key, different body) or IdempotencyInProgress
         (the first request with this key is still running).
         """
         scope = scope_of(merchant_id, key)
-        fingerprint = request_hash(self.secret, body)
-        claimed = self._claim(scope, fingerprint)
+        claimed = self._claim(scope, request_hash(self.secret, body), replay)
         if isinstance(claimed, StoredAnswer):
             return IdempotentAnswer(claimed, replayed=True)
-        owner, submission_id, resumed = claimed
         try:
-            answer = submit(submission_id, resumed)
+            answer = submit(claimed.submission_id, claimed.resumed)
         except BaseException:
-            self.store.release(scope, owner, self.clock.now())
+            self.store.release(scope, claimed.owner, self.clock.now())
             raise
-        try:
-            if not self.store.complete(scope, owner, answer):
-                logger.error("idempotency claim lost before completion", extra={"scope": scope})
-        except Exception:
-            # The submission took effect: its answer is the truth, even if it cannot be
-            # remembered. A 500 here would only invite a retry that creates a second one.
-            logger.exception("could not record the answer of an idempotent request")
         return IdempotentAnswer(answer, replayed=False)
 
-    def _claim(self, scope: str, fingerprint: str) -> tuple[str, UUID, bool] | StoredAnswer:
-        """Once the scope is ours: our owner token, the submission id and whether it resumes
-        an abandoned claim. Or the stored answer to replay."""
+    def _claim(self, scope: str, fingerprint: str, replay: Replay) -> _Claimed | StoredAnswer:
+        """The scope once it is ours, or the first answer to replay."""
         for _ in range(_CLAIM_ROUNDS):
             now = self.clock.now()
-            owner = self.new_id().hex
-            submission_id = self.new_id()
-            expires_at = now + self.retention
-            if self.store.claim(
-                scope, fingerprint, owner, submission_id, now, expires_at, now + self.lock
-            ):
-                return owner, submission_id, False
+            claim = IdempotencyClaim(
+                scope=scope,
+                request_hash=fingerprint,
+                owner=self.new_id().hex,
+                submission_id=self.new_id(),
+                claimed_at=now,
+                expires_at=now + self.retention,
+                locked_until=now + self.lock,
+            )
+            if self.store.claim(claim):
+                return _Claimed(claim.owner, claim.submission_id, resumed=False)
             record = self.store.get(scope)
             if record is None or record.expires_at < now:
                 continue  # removed or expired since the claim failed: claim again
             if not hmac.compare_digest(record.request_hash, fingerprint):
                 raise IdempotencyKeyReused(scope)
-            if record.state is IdempotencyState.COMPLETED and record.answer is not None:
-                return record.answer
+            answer = replay(record.submission_id)
+            if answer is not None:
+                return answer
             if record.locked_until > now:
                 raise IdempotencyInProgress(scope)
-            if self.store.take_over(scope, record.owner, owner, now + self.lock):
+            if self.store.take_over(scope, record.owner, claim.owner, claim.locked_until):
                 logger.warning("took over an abandoned idempotency claim")
-                return owner, record.submission_id, True
+                return _Claimed(claim.owner, record.submission_id, resumed=True)
         raise IdempotencyInProgress(scope)

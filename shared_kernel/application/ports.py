@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -155,62 +154,57 @@ class MerchantDirectory(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
-    """The first answer to an idempotent request, kept to be replayed: status, JSON body
-    text and the headers that belong to it (Location). Never holds card data."""
+    """An answer to a submission, as given and as replayed: status, JSON body text and the
+    headers that belong to it (Location). Never holds card data."""
 
     status: int
     body: str
     headers: Mapping[str, str]
 
 
-class IdempotencyState(StrEnum):
-    """Where the first request with a key is: still running, or answered."""
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """A request's claim on its (merchant, key) scope: the request's keyed hash, the claim's
+    `owner` token, the id the submission stores its payment under, when it claims, when the
+    record expires and until when the claim is locked."""
 
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
+    scope: str
+    request_hash: str
+    owner: str
+    submission_id: UUID
+    claimed_at: datetime
+    expires_at: datetime
+    locked_until: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
-    """What is remembered about one (merchant, key): the request's keyed hash, its state,
-    the claim that owns it (`owner`, `locked_until`), the id the submission creates its
-    payment under (kept when a claim is taken over) and, once completed, its answer."""
+    """What is remembered about one (merchant, key): the request's keyed hash, the claim that
+    owns it (`owner`, `locked_until`) and the id the submission stores its payment under
+    (kept when a claim is taken over). The answer is not kept: a replay rebuilds it from
+    that payment."""
 
     scope: str
     request_hash: str
-    state: IdempotencyState
     owner: str
     submission_id: UUID
     expires_at: datetime
     locked_until: datetime
-    answer: StoredAnswer | None = None
 
 
 class IdempotencyStore(Protocol):
     """Idempotency records keyed by scope (`<merchant_id>#<key>`); every write conditional."""
 
-    def claim(
-        self,
-        scope: str,
-        request_hash: str,
-        owner: str,
-        submission_id: UUID,
-        now: datetime,
-        expires_at: datetime,
-        locked_until: datetime,
-    ) -> bool:
-        """Create an IN_PROGRESS record owned by `owner` unless a live one exists (none, or
-        expired before `now`); False when a live record is in the way."""
+    def claim(self, claim: IdempotencyClaim) -> bool:
+        """Create the claim's record unless a live one exists (none, or expired before
+        `claim.claimed_at`); False when a live record is in the way."""
 
     def get(self, scope: str) -> IdempotencyRecord | None:
         """The record of a scope (strongly consistent), or None."""
 
     def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
-        """Give an abandoned IN_PROGRESS record to `owner` if `stale_owner` still holds it."""
-
-    def complete(self, scope: str, owner: str, answer: StoredAnswer) -> bool:
-        """Mark the record COMPLETED with its answer if `owner` still holds it."""
+        """Give an abandoned record to `owner` if `stale_owner` still holds it."""
 
     def release(self, scope: str, owner: str, now: datetime) -> None:
-        """Let a retry take the IN_PROGRESS record over at once (its lock set to `now`) if
-        `owner` still holds it; the record keeps its submission id for the retry to resume."""
+        """Let a retry take the record over at once (its lock set to `now`) if `owner` still
+        holds it; the record keeps its submission id for the retry to resume."""

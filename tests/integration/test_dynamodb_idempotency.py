@@ -14,8 +14,12 @@ from shared_kernel.adapters.dynamodb.idempotency import (
     DynamoIdempotencyStore,
     bind_idempotency_table,
 )
-from shared_kernel.application.idempotent_submit import IdempotentSubmit, request_hash
-from shared_kernel.application.ports import IdempotencyState, StoredAnswer
+from shared_kernel.application.idempotent_submit import (
+    IdempotentAnswer,
+    IdempotentSubmit,
+    request_hash,
+)
+from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord, StoredAnswer
 from shared_kernel.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
 
 from .conftest import (
@@ -73,113 +77,104 @@ def test_table_has_ttl_on_expires_at(aws_client: ClientFactory, idempotency_tabl
     assert ("ENABLED", "expires_at") == (ttl["TimeToLiveStatus"], ttl["AttributeName"])
 
 
-def test_claim_stores_in_progress_with_epoch_ttl(
+def claim(
+    owner: str = "owner-1",
+    request_hash: str = "h1",
+    at: datetime = NOW,
+) -> IdempotencyClaim:
+    """A claim on SCOPE under SUBMISSION made `at`: 24 h of retention, a 30 s lock."""
+    return IdempotencyClaim(SCOPE, request_hash, owner, SUBMISSION, at, at + DAY, at + LOCK)
+
+
+def test_claim_stores_the_hash_owner_submission_id_ttl_and_lock(
     store: DynamoIdempotencyStore, aws_client: ClientFactory, idempotency_table: str
 ) -> None:
-    """A claim writes IN_PROGRESS, the keyed hash, the owner, TTL seconds and lock millis."""
-    assert store.claim(SCOPE, "h" * 64, "owner-1", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
+    """A claim writes the keyed hash, the owner, the submission id, TTL seconds and lock
+    millis, and nothing else (no state, no answer)."""
+    assert store.claim(claim(request_hash="h" * 64))
 
     item = raw_item(aws_client, idempotency_table)
     assert {
         "pk": {"S": SCOPE},
-        "status": {"S": "IN_PROGRESS"},
         "request_hash": {"S": "h" * 64},
         "owner": {"S": "owner-1"},
         "submission_id": {"S": str(SUBMISSION)},
         "expires_at": {"N": str(int((NOW + DAY).timestamp()))},
         "locked_until": {"N": str(int((NOW + LOCK).timestamp()) * 1000)},
     } == item
-    record = store.get(SCOPE)
-    assert record is not None
-    assert (IdempotencyState.IN_PROGRESS, SUBMISSION, NOW + DAY, NOW + LOCK, None) == (
-        record.state,
-        record.submission_id,
-        record.expires_at,
-        record.locked_until,
-        record.answer,
+    assert IdempotencyRecord(SCOPE, "h" * 64, "owner-1", SUBMISSION, NOW + DAY, NOW + LOCK) == (
+        store.get(SCOPE)
     )
 
 
 def test_second_claim_of_a_live_record_fails(store: DynamoIdempotencyStore) -> None:
-    """A claim is refused while an unexpired record exists, whatever its state."""
-    assert store.claim(SCOPE, "h1", "owner-1", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
+    """A claim is refused while an unexpired record exists."""
+    assert store.claim(claim())
 
-    assert not store.claim(
-        SCOPE, "h2", "owner-2", SUBMISSION, NOW + DAY - LOCK, NOW + 2 * DAY, NOW + DAY
-    )
+    assert not store.claim(claim("owner-2", "h2", NOW + DAY - LOCK))
     record = store.get(SCOPE)
     assert record is not None and ("h1", "owner-1") == (record.request_hash, record.owner)
 
 
 def test_claim_overwrites_an_expired_record(store: DynamoIdempotencyStore) -> None:
     """An item past `expires_at` that TTL has not removed yet counts as absent."""
-    assert store.claim(SCOPE, "h1", "owner-1", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
-    store.complete(SCOPE, "owner-1", ANSWER)
+    assert store.claim(claim())
     later = NOW + DAY + timedelta(seconds=2)
 
-    assert store.claim(SCOPE, "h2", "owner-2", SUBMISSION, later, later + DAY, later + LOCK)
+    assert store.claim(claim("owner-2", "h2", later))
     record = store.get(SCOPE)
     assert record is not None
-    assert ("h2", IdempotencyState.IN_PROGRESS, None) == (
+    assert ("h2", "owner-2", later + LOCK) == (
         record.request_hash,
-        record.state,
-        record.answer,
+        record.owner,
+        record.locked_until,
     )
 
 
-def test_complete_stores_the_answer_for_replay(store: DynamoIdempotencyStore) -> None:
-    """The owner's completion stores status, body and headers exactly."""
-    store.claim(SCOPE, "h1", "owner-1", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
+def test_only_the_owner_releases(store: DynamoIdempotencyStore) -> None:
+    """A release by a claim that does not hold the record changes nothing."""
+    store.claim(claim())
 
-    assert store.complete(SCOPE, "owner-1", ANSWER)
-    record = store.get(SCOPE)
-    assert record is not None
-    assert (IdempotencyState.COMPLETED, ANSWER) == (record.state, record.answer)
-
-
-def test_only_the_owner_completes_or_releases(store: DynamoIdempotencyStore) -> None:
-    """Completion and release by a claim that does not hold the record change nothing."""
-    store.claim(SCOPE, "h1", "owner-1", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
-
-    assert not store.complete(SCOPE, "intruder", ANSWER)
     store.release(SCOPE, "intruder", NOW)
     record = store.get(SCOPE)
     assert record is not None
-    assert (IdempotencyState.IN_PROGRESS, "owner-1") == (record.state, record.owner)
+    assert ("owner-1", NOW + LOCK) == (record.owner, record.locked_until)
 
 
-def test_release_ends_the_lock_of_in_progress_but_never_touches_a_completed_record(
-    store: DynamoIdempotencyStore,
-) -> None:
-    """Release sets the owner's IN_PROGRESS lock to now (the record stays, submission id and
-    all, for a retry to take over); a COMPLETED record is left as it is."""
-    store.claim(SCOPE, "h1", "owner-1", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
+def test_release_ends_the_lock_and_keeps_the_submission_id(store: DynamoIdempotencyStore) -> None:
+    """Release sets the owner's lock to now; the record stays, submission id and all, for a
+    retry to take over."""
+    store.claim(claim())
+
     store.release(SCOPE, "owner-1", NOW + timedelta(seconds=1))
+
     released = store.get(SCOPE)
     assert released is not None
-    assert (IdempotencyState.IN_PROGRESS, SUBMISSION, NOW + timedelta(seconds=1)) == (
-        released.state,
+    assert ("owner-1", SUBMISSION, NOW + timedelta(seconds=1)) == (
+        released.owner,
         released.submission_id,
         released.locked_until,
     )
 
-    assert store.take_over(SCOPE, "owner-1", "owner-2", NOW + LOCK)
-    store.complete(SCOPE, "owner-2", ANSWER)
-    store.release(SCOPE, "owner-2", NOW + 2 * LOCK)
-    completed = store.get(SCOPE)
-    assert completed is not None
-    assert (IdempotencyState.COMPLETED, NOW + LOCK) == (completed.state, completed.locked_until)
+
+def test_release_of_an_absent_record_creates_nothing(store: DynamoIdempotencyStore) -> None:
+    """Releasing or taking over a scope with no item (TTL removed it) writes no item."""
+    store.release(SCOPE, "owner-1", NOW)
+
+    assert not store.take_over(SCOPE, "owner-1", "owner-2", NOW + LOCK)
+    assert None is store.get(SCOPE)
 
 
 def test_take_over_is_conditional_on_the_stale_owner(store: DynamoIdempotencyStore) -> None:
     """Of two takeovers naming the same stale owner, only the first succeeds."""
-    store.claim(SCOPE, "h1", "dead", SUBMISSION, NOW, NOW + DAY, NOW + LOCK)
+    store.claim(claim("dead"))
     later = NOW + 2 * LOCK
 
     assert store.take_over(SCOPE, "dead", "first", later)
     assert not store.take_over(SCOPE, "dead", "second", later)
     record = store.get(SCOPE)
-    assert record is not None and ("first", later) == (record.owner, record.locked_until)
+    assert record is not None
+    assert ("first", later, SUBMISSION) == (record.owner, record.locked_until, record.submission_id)
 
 
 def test_get_of_an_unknown_scope_is_none(store: DynamoIdempotencyStore) -> None:
@@ -195,21 +190,24 @@ class WallClock:
 
 
 def test_concurrent_claims_run_the_submission_once(store: DynamoIdempotencyStore) -> None:
-    """20 threads with one key: one runs; the others are in progress or replay its answer."""
+    """20 threads with one key: one runs; the others are in progress or replay its answer,
+    which is rebuilt from what it stored under the claim's submission id."""
     counter = iter(range(1_000_000))
     idempotent = IdempotentSubmit(store, WallClock(), lambda: UUID(int=next(counter)), b"k")
-    runs: list[int] = []
+    stored: dict[UUID, StoredAnswer] = {}
+    runs: list[UUID] = []
     body = {"amount": 1050}
 
     def submission(submission_id: UUID, resumed: bool) -> StoredAnswer:
-        runs.append(1)
-        return ANSWER
+        runs.append(submission_id)
+        return stored.setdefault(submission_id, ANSWER)
 
     def one(_: int) -> str:
         try:
-            return "replay" if idempotent(UUID(int=1), "key", body, submission).replayed else "ran"
+            answer = idempotent(UUID(int=1), "key", body, submission, stored.get)
         except IdempotencyInProgress:
             return "in progress"
+        return "replay" if answer.replayed else "ran"
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = list(pool.map(one, range(20)))
@@ -217,7 +215,10 @@ def test_concurrent_claims_run_the_submission_once(store: DynamoIdempotencyStore
     assert 1 == len(runs) == outcomes.count("ran")
     assert 19 == outcomes.count("replay") + outcomes.count("in progress")
     with pytest.raises(IdempotencyKeyReused):
-        idempotent(UUID(int=1), "key", {"amount": 1}, submission)
+        idempotent(UUID(int=1), "key", {"amount": 1}, submission, stored.get)
     record = store.get(f"{UUID(int=1)}#key")
     assert record is not None
-    assert (request_hash(b"k", body), ANSWER) == (record.request_hash, record.answer)
+    assert (request_hash(b"k", body), runs[0]) == (record.request_hash, record.submission_id)
+    assert IdempotentAnswer(ANSWER, replayed=True) == idempotent(
+        UUID(int=1), "key", body, submission, stored.get
+    )

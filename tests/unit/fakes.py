@@ -18,11 +18,10 @@ from shared_kernel.application.ports import (
     BankAcceptance,
     BankPaymentRequest,
     BankStatusReport,
+    IdempotencyClaim,
     IdempotencyRecord,
-    IdempotencyState,
     QueuedPayment,
     QueueUnavailable,
-    StoredAnswer,
 )
 from shared_kernel.domain.card import CardSecrets, SealedCard
 from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, PaymentNotFound
@@ -307,29 +306,19 @@ class InMemoryIdempotencyStore:
         if hook is not None:
             hook()
 
-    def claim(
-        self,
-        scope: str,
-        request_hash: str,
-        owner: str,
-        submission_id: UUID,
-        now: datetime,
-        expires_at: datetime,
-        locked_until: datetime,
-    ) -> bool:
-        """Create IN_PROGRESS unless a record exists that has not expired before `now`."""
+    def claim(self, claim: IdempotencyClaim) -> bool:
+        """Create the record unless one exists that has not expired before `claimed_at`."""
         self._interleave()
-        existing = self.records.get(scope)
-        if existing is not None and not existing.expires_at < now:
+        existing = self.records.get(claim.scope)
+        if existing is not None and not existing.expires_at < claim.claimed_at:
             return False
-        self.records[scope] = IdempotencyRecord(
-            scope,
-            request_hash,
-            IdempotencyState.IN_PROGRESS,
-            owner,
-            submission_id,
-            expires_at,
-            locked_until,
+        self.records[claim.scope] = IdempotencyRecord(
+            claim.scope,
+            claim.request_hash,
+            claim.owner,
+            claim.submission_id,
+            claim.expires_at,
+            claim.locked_until,
         )
         return True
 
@@ -338,32 +327,20 @@ class InMemoryIdempotencyStore:
         return self.records.get(scope)
 
     def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
-        """Re-own an IN_PROGRESS record still held by `stale_owner`."""
+        """Re-own a record still held by `stale_owner`."""
         self._interleave()
         record = self.records.get(scope)
         if record is None or record.owner != stale_owner:
             return False
-        if record.state is not IdempotencyState.IN_PROGRESS:
-            return False
         self.records[scope] = replace(record, owner=owner, locked_until=locked_until)
         return True
 
-    def complete(self, scope: str, owner: str, answer: StoredAnswer) -> bool:
-        """COMPLETED with the answer, if `owner` still holds the record."""
-        self._interleave()
-        record = self.records.get(scope)
-        if record is None or record.owner != owner:
-            return False
-        self.records[scope] = replace(record, state=IdempotencyState.COMPLETED, answer=answer)
-        return True
-
     def release(self, scope: str, owner: str, now: datetime) -> None:
-        """End the lock of the IN_PROGRESS record at `now` if `owner` still holds it."""
+        """End the record's lock at `now` if `owner` still holds it."""
         self._interleave()
         record = self.records.get(scope)
         if record is not None and record.owner == owner:
-            if record.state is IdempotencyState.IN_PROGRESS:
-                self.records[scope] = replace(record, locked_until=now)
+            self.records[scope] = replace(record, locked_until=now)
 
 
 if TYPE_CHECKING:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -15,7 +14,7 @@ from shared_kernel.application.idempotent_submit import (
     request_hash,
     scope_of,
 )
-from shared_kernel.application.ports import IdempotencyState, StoredAnswer
+from shared_kernel.application.ports import IdempotencyClaim, StoredAnswer
 from shared_kernel.application.submit_payment import SubmitPayment
 from shared_kernel.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
 
@@ -47,19 +46,36 @@ BODY: dict[str, object] = {
 }
 
 
-class CountingSubmission:
-    """A submission that counts its runs and answers 201 with a numbered payment; it records
-    the submission ids and resumed flags it was given."""
+class Payments:
+    """Stands in for the payments table: `submit` stores a numbered 201 under its submission
+    id (counting its runs, recording the ids and resumed flags it was given); `replay` reads
+    the answer back, None while nothing is stored under the id."""
 
     def __init__(self) -> None:
         self.runs = 0
         self.calls: list[tuple[UUID, bool]] = []
+        self.stored: dict[UUID, StoredAnswer] = {}
+        self.replayed: list[UUID] = []
 
-    def __call__(self, submission_id: UUID = SUBMISSION, resumed: bool = False) -> StoredAnswer:
+    def submit(self, submission_id: UUID, resumed: bool) -> StoredAnswer:
         self.runs += 1
         self.calls.append((submission_id, resumed))
-        body = json.dumps({"id": f"payment-{self.runs}", "status": "pending"})
-        return StoredAnswer(201, body, {"Location": f"/merchant/m/payment/payment-{self.runs}"})
+        body = json.dumps({"id": str(submission_id), "status": "pending"})
+        answer = StoredAnswer(201, body, {"Location": f"/merchant/m/payment/{submission_id}"})
+        return self.stored.setdefault(submission_id, answer)
+
+    def replay(self, submission_id: UUID) -> StoredAnswer | None:
+        self.replayed.append(submission_id)
+        return self.stored.get(submission_id)
+
+
+def claim_of(
+    scope: str, owner: str, now: datetime, locked_until: datetime, body: dict[str, object] = BODY
+) -> IdempotencyClaim:
+    """Another request's claim on `scope` for `body`, under SUBMISSION, made at `now`."""
+    return IdempotencyClaim(
+        scope, request_hash(SECRET, body), owner, SUBMISSION, now, now + DAY, locked_until
+    )
 
 
 class Boom(Exception):
@@ -78,137 +94,199 @@ def idempotent(store: InMemoryIdempotencyStore, clock: FixedClock) -> Idempotent
     return IdempotentSubmit(store, clock, SequentialIds(), SECRET)
 
 
-def test_first_request_runs_and_stores_its_answer(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+@pytest.fixture
+def payments() -> Payments:
+    """Nothing stored yet."""
+    return Payments()
+
+
+def test_first_request_runs_under_its_claim_and_stores_no_answer(
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
 ) -> None:
-    """The first request with a key runs once and its answer is stored COMPLETED for 24 h."""
-    submission = CountingSubmission()
+    """The first request runs once under the claim's submission id; the claim (24 h, lock
+    30 s) is the only record, with no answer in it."""
+    result = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
-    result = idempotent(MERCHANT, KEY, BODY, submission)
-
-    assert (201, False, 1) == (result.answer.status, result.replayed, submission.runs)
+    [(submission_id, resumed)] = payments.calls
+    assert (201, False, False) == (result.answer.status, result.replayed, resumed)
     record = store.records[scope_of(MERCHANT, KEY)]
-    assert IdempotencyState.COMPLETED == record.state
-    assert result.answer == record.answer
-    assert clock.now() + timedelta(hours=24) == record.expires_at
+    assert (submission_id, clock.now() + DAY, clock.now() + timedelta(seconds=30)) == (
+        record.submission_id,
+        record.expires_at,
+        record.locked_until,
+    )
+    assert [] == payments.replayed
 
 
 def test_repeat_with_same_body_replays_the_first_answer_without_running(
-    idempotent: IdempotentSubmit,
+    idempotent: IdempotentSubmit, payments: Payments
 ) -> None:
-    """A repeat returns the stored status, body and headers, marked replayed; nothing runs."""
-    submission = CountingSubmission()
-    first = idempotent(MERCHANT, KEY, BODY, submission)
+    """A repeat answers what the payment under the claim's id rebuilds, marked replayed;
+    nothing runs again."""
+    first = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
-    again = idempotent(MERCHANT, KEY, dict(reversed(list(BODY.items()))), submission)
+    reordered = dict(reversed(list(BODY.items())))
+    again = idempotent(MERCHANT, KEY, reordered, payments.submit, payments.replay)
 
     assert IdempotentAnswer(first.answer, replayed=True) == again
-    assert 1 == submission.runs
+    assert (1, [payments.calls[0][0]]) == (payments.runs, payments.replayed)
 
 
-def test_same_key_with_a_different_body_is_key_reused(idempotent: IdempotentSubmit) -> None:
-    """The same key with another body raises IdempotencyKeyReused and runs nothing."""
-    submission = CountingSubmission()
-    idempotent(MERCHANT, KEY, BODY, submission)
+def test_same_key_with_a_different_body_is_key_reused(
+    idempotent: IdempotentSubmit, payments: Payments
+) -> None:
+    """The same key with another body raises IdempotencyKeyReused; nothing runs or replays."""
+    idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
     with pytest.raises(IdempotencyKeyReused):
-        idempotent(MERCHANT, KEY, {**BODY, "amount": 1051}, submission)
-    assert 1 == submission.runs
+        idempotent(MERCHANT, KEY, {**BODY, "amount": 1051}, payments.submit, payments.replay)
+    assert (1, []) == (payments.runs, payments.replayed)
 
 
-def test_the_key_is_scoped_per_merchant(idempotent: IdempotentSubmit) -> None:
+def test_the_key_is_scoped_per_merchant(idempotent: IdempotentSubmit, payments: Payments) -> None:
     """Another merchant's identical key is a different scope: it runs on its own."""
-    submission = CountingSubmission()
-    idempotent(MERCHANT, KEY, BODY, submission)
+    idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
-    other = idempotent(UUID("0b7f3c52-1e0a-4c7e-8a51-6a1b2c3d4e5f"), KEY, BODY, submission)
+    other_merchant = UUID("0b7f3c52-1e0a-4c7e-8a51-6a1b2c3d4e5f")
+    other = idempotent(other_merchant, KEY, BODY, payments.submit, payments.replay)
 
-    assert (False, 2) == (other.replayed, submission.runs)
+    assert (False, 2) == (other.replayed, payments.runs)
 
 
-def test_repeat_while_the_first_runs_is_in_progress(
-    idempotent: IdempotentSubmit, clock: FixedClock
+def test_repeat_while_the_first_runs_and_stored_nothing_is_in_progress(
+    idempotent: IdempotentSubmit, clock: FixedClock, payments: Payments
 ) -> None:
-    """While the first request runs (its lock live), a repeat raises IdempotencyInProgress."""
+    """While the first request runs (lock live) and no payment is stored under its id yet,
+    a repeat raises IdempotencyInProgress."""
     seen: list[type[Exception]] = []
 
     def first(submission_id: UUID, resumed: bool) -> StoredAnswer:
         clock.advance(timedelta(seconds=5))
         try:
-            idempotent(MERCHANT, KEY, BODY, CountingSubmission())
+            idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
         except IdempotencyInProgress as error:
             seen.append(type(error))
-        return CountingSubmission()()
+        return payments.submit(submission_id, resumed)
 
-    result = idempotent(MERCHANT, KEY, BODY, first)
+    result = idempotent(MERCHANT, KEY, BODY, first, payments.replay)
 
-    assert [IdempotencyInProgress] == seen
-    assert not result.replayed
+    assert ([IdempotencyInProgress], False, 1) == (seen, result.replayed, payments.runs)
+
+
+def test_repeat_once_the_first_stored_its_payment_replays_it_even_before_it_returns(
+    idempotent: IdempotentSubmit, payments: Payments
+) -> None:
+    """A stored payment is the first answer: a repeat replays it even while the first
+    request (lock live) has not returned yet."""
+    seen: list[IdempotentAnswer] = []
+
+    def first(submission_id: UUID, resumed: bool) -> StoredAnswer:
+        answer = payments.submit(submission_id, resumed)
+        seen.append(idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay))
+        return answer
+
+    result = idempotent(MERCHANT, KEY, BODY, first, payments.replay)
+
+    assert ([IdempotentAnswer(result.answer, replayed=True)], 1) == (seen, payments.runs)
 
 
 def test_different_body_while_the_first_runs_is_key_reused(
-    idempotent: IdempotentSubmit,
+    idempotent: IdempotentSubmit, payments: Payments
 ) -> None:
     """A different body is 422 even while the first request with the key still runs."""
     seen: list[type[Exception]] = []
 
     def first(submission_id: UUID, resumed: bool) -> StoredAnswer:
         try:
-            idempotent(MERCHANT, KEY, {**BODY, "cvv": "999"}, CountingSubmission())
+            idempotent(MERCHANT, KEY, {**BODY, "cvv": "999"}, payments.submit, payments.replay)
         except IdempotencyKeyReused as error:
             seen.append(type(error))
-        return CountingSubmission()()
+        return payments.submit(submission_id, resumed)
 
-    idempotent(MERCHANT, KEY, BODY, first)
+    idempotent(MERCHANT, KEY, BODY, first, payments.replay)
 
     assert [IdempotencyKeyReused] == seen
 
 
-def test_abandoned_claim_is_taken_over_after_its_lock(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+def test_claim_without_payment_and_live_lock_is_in_progress(
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
 ) -> None:
-    """An IN_PROGRESS record whose lock has passed (its function died) is taken over and run."""
+    """A claim with no payment under its id and a lock not yet passed is in progress: it is
+    neither run again nor taken over."""
     scope = scope_of(MERCHANT, KEY)
     now = clock.now()
-    fingerprint = request_hash(SECRET, BODY)
-    assert store.claim(scope, fingerprint, "dead", SUBMISSION, now, now + timedelta(hours=24), now)
-    clock.advance(timedelta(seconds=31))
-    submission = CountingSubmission()
-
-    result = idempotent(MERCHANT, KEY, BODY, submission)
-
-    assert (False, 1) == (result.replayed, submission.runs)
-    record = store.records[scope]
-    assert (IdempotencyState.COMPLETED, result.answer) == (record.state, record.answer)
-    assert "dead" != record.owner
-
-
-def test_live_lock_is_not_taken_over(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
-) -> None:
-    """Before its lock passes, an IN_PROGRESS record is in progress, not taken over."""
-    scope = scope_of(MERCHANT, KEY)
-    now = clock.now()
-    lock = now + timedelta(seconds=30)
-    store.claim(
-        scope, request_hash(SECRET, BODY), "alive", SUBMISSION, now, now + timedelta(hours=24), lock
-    )
+    store.claim(claim_of(scope, "alive", now, now + timedelta(seconds=30)))
     clock.advance(timedelta(seconds=29))
 
     with pytest.raises(IdempotencyInProgress):
-        idempotent(MERCHANT, KEY, BODY, CountingSubmission())
-    assert "alive" == store.records[scope].owner
+        idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
+    assert ([SUBMISSION], 0, "alive") == (
+        payments.replayed,
+        payments.runs,
+        store.records[scope].owner,
+    )
+
+
+def test_claim_without_payment_past_its_lock_is_taken_over_and_resumes_its_id(
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
+) -> None:
+    """A claim with no payment under its id whose lock has passed (its function died) is
+    taken over: the submission runs resumed, with the claim's submission id."""
+    scope = scope_of(MERCHANT, KEY)
+    now = clock.now()
+    store.claim(claim_of(scope, "dead", now, now))
+    clock.advance(timedelta(seconds=31))
+
+    result = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
+
+    assert (False, [(SUBMISSION, True)]) == (result.replayed, payments.calls)
+    record = store.records[scope]
+    assert (SUBMISSION, clock.now() + timedelta(seconds=30)) == (
+        record.submission_id,
+        record.locked_until,
+    )
+    assert "dead" != record.owner
+
+
+def test_claim_past_its_lock_whose_payment_was_stored_is_replayed(
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
+) -> None:
+    """If the dead request had stored its payment, the repeat replays it: nothing runs and
+    the claim is not taken over."""
+    scope = scope_of(MERCHANT, KEY)
+    now = clock.now()
+    store.claim(claim_of(scope, "dead", now, now))
+    stored = payments.submit(SUBMISSION, False)
+    clock.advance(timedelta(seconds=31))
+
+    result = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
+
+    assert (IdempotentAnswer(stored, replayed=True), 1) == (result, payments.runs)
+    assert "dead" == store.records[scope].owner
 
 
 def test_only_one_of_two_racing_takeovers_wins(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
 ) -> None:
     """When another request takes the abandoned claim first, ours is in progress, not run."""
     scope = scope_of(MERCHANT, KEY)
     now = clock.now()
-    store.claim(
-        scope, request_hash(SECRET, BODY), "dead", SUBMISSION, now, now + timedelta(hours=24), now
-    )
+    store.claim(claim_of(scope, "dead", now, now))
     clock.advance(timedelta(seconds=31))
     later = clock.now() + timedelta(seconds=30)
     rival_claims = ["claim fails", "takeover races"]
@@ -221,18 +299,20 @@ def test_only_one_of_two_racing_takeovers_wins(
             assert store.take_over(scope, "dead", "rival", later)
 
     store.before_write = rival
-    submission = CountingSubmission()
 
     with pytest.raises(IdempotencyInProgress):
-        idempotent(MERCHANT, KEY, BODY, submission)
-    assert (0, "rival") == (submission.runs, store.records[scope].owner)
+        idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
+    assert (0, "rival") == (payments.runs, store.records[scope].owner)
 
 
 def test_failed_submission_releases_the_key_for_a_retry(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
 ) -> None:
-    """A submission that raises ends its lock at once: the error propagates, and a retry runs
-    straight away, resuming the same submission id (the failure may follow a stored payment)."""
+    """A submission that raises before storing ends its lock at once: the error propagates,
+    and a retry runs straight away, resuming the same submission id."""
     given: list[UUID] = []
 
     def failing(submission_id: UUID, resumed: bool) -> StoredAnswer:
@@ -240,44 +320,64 @@ def test_failed_submission_releases_the_key_for_a_retry(
         raise Boom
 
     with pytest.raises(Boom):
-        idempotent(MERCHANT, KEY, BODY, failing)
+        idempotent(MERCHANT, KEY, BODY, failing, payments.replay)
     record = store.records[scope_of(MERCHANT, KEY)]
-    assert (IdempotencyState.IN_PROGRESS, clock.now()) == (record.state, record.locked_until)
+    assert (given[0], clock.now()) == (record.submission_id, record.locked_until)
     clock.advance(timedelta(milliseconds=1))
-    retry = CountingSubmission()
 
-    answer = idempotent(MERCHANT, KEY, BODY, retry)
+    answer = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
-    assert (False, [(given[0], True)]) == (answer.replayed, retry.calls)
+    assert (False, [(given[0], True)]) == (answer.replayed, payments.calls)
+
+
+def test_retry_after_a_submission_failed_once_its_payment_was_stored_replays_it(
+    idempotent: IdempotentSubmit, clock: FixedClock, payments: Payments
+) -> None:
+    """A submission that raises after storing its payment (a lost PutItem answer) still
+    releases its claim; the retry replays that payment instead of running again."""
+
+    def failing_after_store(submission_id: UUID, resumed: bool) -> StoredAnswer:
+        payments.submit(submission_id, resumed)
+        raise Boom
+
+    with pytest.raises(Boom):
+        idempotent(MERCHANT, KEY, BODY, failing_after_store, payments.replay)
+    clock.advance(timedelta(milliseconds=1))
+
+    answer = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
+
+    [(submission_id, _)] = payments.calls
+    assert (IdempotentAnswer(payments.stored[submission_id], replayed=True), 1) == (
+        answer,
+        payments.runs,
+    )
 
 
 def test_expired_record_is_reused_as_new(
     idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
 ) -> None:
     """After 24 h the key is free again: even a different body runs, and is stored anew."""
-    submission = CountingSubmission()
-    idempotent(MERCHANT, KEY, BODY, submission)
+    payments = Payments()
+    idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
     clock.advance(timedelta(hours=24, seconds=1))
 
-    again = idempotent(MERCHANT, KEY, {**BODY, "amount": 999}, submission)
+    changed = {**BODY, "amount": 999}
+    again = idempotent(MERCHANT, KEY, changed, payments.submit, payments.replay)
 
-    assert (False, 2) == (again.replayed, submission.runs)
-    assert (
-        request_hash(SECRET, {**BODY, "amount": 999})
-        == store.records[scope_of(MERCHANT, KEY)].request_hash
-    )
+    assert (False, 2) == (again.replayed, payments.runs)
+    assert request_hash(SECRET, changed) == store.records[scope_of(MERCHANT, KEY)].request_hash
 
 
 def test_record_released_between_claim_and_read_is_claimed_again(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
 ) -> None:
     """If the record in the way vanishes before it is read, the request claims and runs."""
     scope = scope_of(MERCHANT, KEY)
     now = clock.now()
-    lock = now + timedelta(seconds=30)
-    store.claim(
-        scope, request_hash(SECRET, BODY), "other", SUBMISSION, now, now + timedelta(hours=24), lock
-    )
+    store.claim(claim_of(scope, "other", now, now + timedelta(seconds=30)))
     original_get = store.get
 
     def get_after_release(wanted: str) -> object:
@@ -286,27 +386,10 @@ def test_record_released_between_claim_and_read_is_claimed_again(
         return original_get(wanted)
 
     store.get = get_after_release  # type: ignore[method-assign,assignment]
-    submission = CountingSubmission()
 
-    result = idempotent(MERCHANT, KEY, BODY, submission)
+    result = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
-    assert (False, 1) == (result.replayed, submission.runs)
-
-
-def test_lost_claim_still_answers_the_submission(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore
-) -> None:
-    """If the claim was taken over meanwhile, the finished submission's answer is still given."""
-    scope = scope_of(MERCHANT, KEY)
-
-    def submission(submission_id: UUID, resumed: bool) -> StoredAnswer:
-        store.records[scope] = replace(store.records[scope], owner="usurper")
-        return CountingSubmission()()
-
-    result = idempotent(MERCHANT, KEY, BODY, submission)
-
-    assert (201, False) == (result.answer.status, result.replayed)
-    assert IdempotencyState.IN_PROGRESS == store.records[scope].state
+    assert (False, 1) == (result.replayed, payments.runs)
 
 
 def test_request_hash_is_keyed_canonical_and_never_the_plain_card_hash() -> None:
@@ -323,26 +406,24 @@ def test_request_hash_is_keyed_canonical_and_never_the_plain_card_hash() -> None
 
 
 def test_fresh_claim_submits_under_a_new_id_and_a_takeover_resumes_it(
-    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+    idempotent: IdempotentSubmit,
+    store: InMemoryIdempotencyStore,
+    clock: FixedClock,
+    payments: Payments,
 ) -> None:
     """A first claim runs with a new submission id, not resumed; a takeover of an abandoned
     claim runs with that claim's id, resumed, so the dead attempt's payment is not doubled."""
-    fresh = CountingSubmission()
-    idempotent(MERCHANT, "fresh-key", BODY, fresh)
+    idempotent(MERCHANT, "fresh-key", BODY, payments.submit, payments.replay)
     scope = scope_of(MERCHANT, KEY)
     now = clock.now()
-    store.claim(scope, request_hash(SECRET, BODY), "dead", SUBMISSION, now, now + DAY, now)
+    store.claim(claim_of(scope, "dead", now, now))
     clock.advance(timedelta(seconds=31))
-    resumed = CountingSubmission()
 
-    idempotent(MERCHANT, KEY, BODY, resumed)
+    idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
 
-    [(fresh_id, fresh_resumed)] = fresh.calls
-    assert (False, fresh_id) == (
-        fresh_resumed,
-        store.records[scope_of(MERCHANT, "fresh-key")].submission_id,
-    )
-    assert [(SUBMISSION, True)] == resumed.calls
+    fresh_id = store.records[scope_of(MERCHANT, "fresh-key")].submission_id
+    assert [(fresh_id, False), (SUBMISSION, True)] == payments.calls
+    assert SUBMISSION != fresh_id
 
 
 def test_submit_payment_resuming_returns_the_payment_already_stored(

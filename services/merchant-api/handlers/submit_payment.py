@@ -18,7 +18,7 @@ from shared_kernel.api.merchant import (
 )
 from shared_kernel.application.ports import StoredAnswer
 from shared_kernel.bootstrap import gateway
-from shared_kernel.domain.errors import ValidationError
+from shared_kernel.domain.errors import PaymentNotFound, ValidationError
 from shared_kernel.observability.logging import get_logger
 
 logger = get_logger("merchant-api")
@@ -28,7 +28,8 @@ logger = get_logger("merchant-api")
 @http_errors
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Parse, authorise, validate every field and the Idempotency-Key, submit (once per key),
-    answer with the payment resource (or the first answer to the key, replayed)."""
+    answer with the payment resource (or the first answer to the key, rebuilt from its
+    payment and replayed)."""
     (merchant_id,) = path_ids(event, "merchant_id")
     authorise(event, merchant_id)
     _, body = read_json_object(event)
@@ -48,6 +49,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("payment accepted", extra={"payment_id": str(payment.id)})
         return created_answer(payment)
 
+    def replay(payment_id: UUID) -> StoredAnswer | None:
+        try:
+            return created_answer(app.get_payment(merchant_id, payment_id))
+        except PaymentNotFound:
+            return None
+
     if key is None:
         return respond_answer(submit())
-    return respond_answer(app.idempotent_submit(merchant_id, key, body, submit))
+    return respond_answer(app.idempotent_submit(merchant_id, key, body, submit, replay))

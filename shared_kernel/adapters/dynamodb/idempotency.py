@@ -3,19 +3,19 @@
 `pk` is `<merchant_id>#<key>`. `expires_at` is the table's TTL attribute (epoch seconds);
 DynamoDB deletes expired items only eventually, so a claim also overwrites an item whose
 `expires_at` has passed. `owner` is the random token of the claim holding the item: taking
-over, completing and releasing (ending the lock at once) are conditional on it, so a claim
-that was taken over can change nothing. The stored answer is the payment resource (no card
-data); the request is kept only as a keyed hash.
+over and releasing (ending the lock at once) are conditional on it, so a claim that was
+taken over can change nothing. The claim is the item's only full write; no answer is
+stored (a replay rebuilds it from the payment stored under `submission_id`), and the
+request is kept only as a keyed hash.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pynamodb.attributes import Attribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import Attribute, TTLAttribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -23,7 +23,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from shared_kernel.adapters.dynamodb.models import use_client
-from shared_kernel.application.ports import IdempotencyRecord, IdempotencyState, StoredAnswer
+from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
 
@@ -51,17 +51,12 @@ class IdempotencyModel(Model):
         host: str | None = None
 
     pk = UnicodeAttribute(hash_key=True)
-    status = UnicodeAttribute()
     request_hash = UnicodeAttribute()
     owner = UnicodeAttribute()
     # The payment id the submission stores under; a takeover resumes with the same one.
     submission_id = UnicodeAttribute()
     expires_at = TTLAttribute()
     locked_until = EpochMillisAttribute()
-    response_status = NumberAttribute(null=True)
-    response_body = UnicodeAttribute(null=True)
-    # The answer's own headers (Location) as JSON text.
-    response_headers = UnicodeAttribute(null=True)
 
 
 def bind_idempotency_table(
@@ -90,48 +85,38 @@ def bind_idempotency_table(
 
 def to_record(item: IdempotencyModel) -> IdempotencyRecord:
     """The record an item holds."""
-    answer = None
-    if item.response_status is not None and item.response_body is not None:
-        headers = json.loads(item.response_headers) if item.response_headers else {}
-        answer = StoredAnswer(int(item.response_status), item.response_body, headers)
     return IdempotencyRecord(
         scope=item.pk,
         request_hash=item.request_hash,
-        state=IdempotencyState(item.status),
         owner=item.owner,
         submission_id=UUID(item.submission_id),
         expires_at=item.expires_at,
         locked_until=item.locked_until,
-        answer=answer,
+    )
+
+
+def to_item(claim: IdempotencyClaim) -> IdempotencyModel:
+    """The item a claim writes."""
+    return IdempotencyModel(
+        pk=claim.scope,
+        request_hash=claim.request_hash,
+        owner=claim.owner,
+        submission_id=str(claim.submission_id),
+        expires_at=claim.expires_at,
+        locked_until=claim.locked_until,
     )
 
 
 class DynamoIdempotencyStore:
     """Idempotency records in the idempotency table."""
 
-    def claim(
-        self,
-        scope: str,
-        request_hash: str,
-        owner: str,
-        submission_id: UUID,
-        now: datetime,
-        expires_at: datetime,
-        locked_until: datetime,
-    ) -> bool:
-        """PutItem IN_PROGRESS if attribute_not_exists(pk) OR expires_at < now."""
-        item = IdempotencyModel(
-            pk=scope,
-            status=IdempotencyState.IN_PROGRESS.value,
-            request_hash=request_hash,
-            owner=owner,
-            submission_id=str(submission_id),
-            expires_at=expires_at,
-            locked_until=locked_until,
+    def claim(self, claim: IdempotencyClaim) -> bool:
+        """PutItem if attribute_not_exists(pk) OR expires_at < claimed_at."""
+        condition = IdempotencyModel.pk.does_not_exist() | (
+            IdempotencyModel.expires_at < claim.claimed_at
         )
-        condition = IdempotencyModel.pk.does_not_exist() | (IdempotencyModel.expires_at < now)
         try:
-            item.save(condition=condition)
+            to_item(claim).save(condition=condition)
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 return False
@@ -146,36 +131,19 @@ class DynamoIdempotencyStore:
             return None
 
     def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
-        """UpdateItem owner and lock if the record is still IN_PROGRESS under `stale_owner`."""
-        condition = (IdempotencyModel.owner == stale_owner) & (
-            IdempotencyModel.status == IdempotencyState.IN_PROGRESS.value
-        )
+        """UpdateItem owner and lock if `stale_owner` still holds the record."""
         return self._update(
             scope,
             [IdempotencyModel.owner.set(owner), IdempotencyModel.locked_until.set(locked_until)],
-            condition,
+            IdempotencyModel.owner == stale_owner,
         )
-
-    def complete(self, scope: str, owner: str, answer: StoredAnswer) -> bool:
-        """UpdateItem to COMPLETED with the answer if `owner` still holds the record."""
-        actions: list[Action] = [
-            IdempotencyModel.status.set(IdempotencyState.COMPLETED.value),
-            IdempotencyModel.response_status.set(answer.status),
-            IdempotencyModel.response_body.set(answer.body),
-            IdempotencyModel.response_headers.set(json.dumps(dict(answer.headers))),
-        ]
-        condition = (IdempotencyModel.owner == owner) & (
-            IdempotencyModel.status == IdempotencyState.IN_PROGRESS.value
-        )
-        return self._update(scope, actions, condition)
 
     def release(self, scope: str, owner: str, now: datetime) -> None:
-        """UpdateItem locked_until = now if the record is still IN_PROGRESS under `owner`
-        (else leave it): a retry takes it over at once and resumes its submission id."""
-        condition = (IdempotencyModel.owner == owner) & (
-            IdempotencyModel.status == IdempotencyState.IN_PROGRESS.value
+        """UpdateItem locked_until = now if `owner` still holds the record (else leave it):
+        a retry takes it over at once and resumes its submission id."""
+        self._update(
+            scope, [IdempotencyModel.locked_until.set(now)], IdempotencyModel.owner == owner
         )
-        self._update(scope, [IdempotencyModel.locked_until.set(now)], condition)
 
     def _update(self, scope: str, actions: list[Action], condition: Condition) -> bool:
         try:
