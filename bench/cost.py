@@ -10,7 +10,11 @@ Assumptions (each one a constant here, printed with the result):
 * Lambda bills each invocation's duration rounded up to 1 ms at the function's memory size
   (serverless.yml); durations are the warm medians measured locally (submit's with an
   Idempotency-Key), the forwarder's is the batch of 10 with the bank answering in 50 ms;
-* X-Ray's default sampling (1 request a second, then 5%) on API Gateway and Lambda;
+* X-Ray: the REST APIs sample by the resources service's sampling rule (its fixed rate
+  and per-second reservoir, read from the template), the SQS-triggered forwarder by
+  Lambda's fixed default (1 request a second, then 5%); a reservoir takes the first
+  request(s) of each second, counted at MONTHLY_PAYMENTS with requests spread evenly
+  (Poisson);
 * Lambda's platform log lines (START, END, REPORT) add about 300 bytes per invocation.
 """
 
@@ -28,9 +32,39 @@ PAYMENTS = 1_000_000
 MONTHLY_PAYMENTS = 1_000_000
 FORWARD_BATCH = 10
 AUTHORIZER_RUNS_PER_PAYMENT = 0.1
-XRAY_SAMPLED = 0.05
+# Lambda's own X-Ray sampling (not configurable): 1 request a second, then 5%.
+LAMBDA_XRAY_RESERVOIR = 1
+LAMBDA_XRAY_RATE = 0.05
+SECONDS_A_MONTH = 30 * 86400
 PLATFORM_LOG_BYTES = 300
 TARGET_USD = 15.0
+
+
+def api_sampling_rule() -> tuple[float, int]:
+    """(fixed rate, reservoir per second) of the sampling rule of the REST APIs, from the
+    resources template."""
+    from bench.common import resources_template
+
+    for resource in resources_template().values():
+        if resource["Type"] == "AWS::XRay::SamplingRule":
+            rule = resource["Properties"]["SamplingRule"]
+            return float(rule["FixedRate"]), int(rule["ReservoirSize"])
+    return 0.05, 1  # X-Ray's default rule
+
+
+def traces_per_payment(requests_per_payment: float, rate: float, reservoir: int) -> float:
+    """Traces X-Ray records per payment: in each second the first `reservoir` requests,
+    then `rate` of the rest, at MONTHLY_PAYMENTS spread evenly over the month (Poisson)."""
+    mean = requests_per_payment * MONTHLY_PAYMENTS / SECONDS_A_MONTH  # requests a second
+    # E[min(N, reservoir)] for N ~ Poisson(mean).
+    pmf, below, in_reservoir = math.exp(-mean), 0.0, 0.0
+    for n in range(reservoir):
+        in_reservoir += n * pmf
+        below += pmf
+        pmf *= mean / (n + 1)
+    in_reservoir += reservoir * (1.0 - below)
+    per_second = in_reservoir + rate * (mean - in_reservoir)
+    return per_second * SECONDS_A_MONTH / MONTHLY_PAYMENTS
 
 
 def cache_window_s() -> float:
@@ -126,7 +160,10 @@ def per_million(measured: dict[str, Any], memory_mb: dict[str, int]) -> dict[str
     log_bytes = sum(lifecycle["log_bytes_per_step"].values()) + PLATFORM_LOG_BYTES * sum(
         invocations.values()
     )
-    traces = XRAY_SAMPLED * (api_requests + invocations["forward"])
+    api_rate, api_reservoir = api_sampling_rule()
+    traces = traces_per_payment(api_requests, api_rate, api_reservoir) + traces_per_payment(
+        invocations["forward"], LAMBDA_XRAY_RATE, LAMBDA_XRAY_RESERVOIR
+    )
     items = {
         "API Gateway REST requests": (api_requests, prices.APIGW_REST_PER_REQUEST),
         "Lambda requests": (sum(invocations.values()), prices.LAMBDA_PER_REQUEST),
@@ -161,7 +198,11 @@ def per_million(measured: dict[str, Any], memory_mb: dict[str, int]) -> dict[str
         "assumptions": {
             "forward_batch": FORWARD_BATCH,
             "authorizer_runs_per_payment": AUTHORIZER_RUNS_PER_PAYMENT,
-            "xray_sampled": XRAY_SAMPLED,
+            "xray_api_rule": {"fixed_rate": api_rate, "reservoir_per_s": api_reservoir},
+            "xray_lambda_default": {
+                "fixed_rate": LAMBDA_XRAY_RATE,
+                "reservoir_per_s": LAMBDA_XRAY_RESERVOIR,
+            },
             "platform_log_bytes_per_invocation": PLATFORM_LOG_BYTES,
         },
         "fixed_monthly_usd": {
