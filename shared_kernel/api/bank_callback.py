@@ -3,31 +3,18 @@ and the mapping of errors to HTTP answers (the one place for this API)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from functools import wraps
 from typing import Any
 from uuid import UUID
 
 from shared_kernel import contracts
-from shared_kernel.adapters.apigateway import (
-    MAX_BODY_BYTES,
-    HttpError,
-    header,
-    internal_error,
-    raw_body,
-    read_json_object,
-    respond_error,
-)
+from shared_kernel.adapters import apigateway
+from shared_kernel.adapters.apigateway import HttpError, checked_body, header, parse_json
 from shared_kernel.adapters.bank.signature import verify
 from shared_kernel.adapters.bank.transformers import outcome_of
 from shared_kernel.application.apply_bank_update import BankUpdate
 from shared_kernel.domain.errors import InvalidTransition, PaymentNotFound
-
-logger = logging.getLogger(__name__)
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def verified_update(event: dict[str, Any], secrets: Sequence[str], now: float) -> BankUpdate:
@@ -37,15 +24,10 @@ def verified_update(event: dict[str, Any], secrets: Sequence[str], now: float) -
     timestamp (checked before the body is parsed), 400 naming every field breaking the
     contract.
     """
-    content_type = (header(event, "Content-Type") or "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise HttpError(415, "unsupported_media_type", "Content-Type must be application/json")
-    raw = raw_body(event)
-    if len(raw) > MAX_BODY_BYTES:
-        raise HttpError(413, "payload_too_large", f"body is over {MAX_BODY_BYTES} bytes")
+    raw = checked_body(event)
     if not verify(header(event, "X-Bank-Signature"), raw, secrets, now):
         raise HttpError(401, "unauthorized", "missing or invalid signature")
-    _, body = read_json_object(event)
+    body = parse_json(raw)
     errors = contracts.validate("bank-payment-update", body)
     if errors:
         raise HttpError(400, "validation_error", "update is invalid", errors)
@@ -59,21 +41,10 @@ def verified_update(event: dict[str, Any], secrets: Sequence[str], now: float) -
     )
 
 
-def http_errors(handler: Handler) -> Handler:
-    """Map every error a callback handler can meet to its HTTP answer."""
-
-    @wraps(handler)
-    def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        try:
-            return handler(event, context)
-        except HttpError as error:
-            return respond_error(error)
-        except PaymentNotFound:
-            return respond_error(HttpError(404, "not_found", "no such payment"))
-        except InvalidTransition as error:
-            return respond_error(HttpError(409, "invalid_transition", str(error)))
-        except Exception:
-            logger.exception("unhandled error")
-            return internal_error()
-
-    return wrapper
+# Every error a callback handler can meet, and its HTTP answer (the one place).
+http_errors = apigateway.http_errors(
+    {
+        PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
+        InvalidTransition: lambda error: HttpError(409, "invalid_transition", str(error)),
+    }
+)

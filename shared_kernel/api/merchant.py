@@ -4,21 +4,18 @@ the path's merchant, request validation, and the mapping of errors to HTTP answe
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from functools import wraps
 from typing import Any
 from uuid import UUID
 
 from shared_kernel import contracts
+from shared_kernel.adapters import apigateway
 from shared_kernel.adapters.apigateway import (
     JSON_HEADERS,
     HttpError,
     header,
-    internal_error,
-    respond_error,
 )
 from shared_kernel.application.idempotent_submit import IdempotentAnswer
 from shared_kernel.application.ports import StoredAnswer
@@ -32,14 +29,10 @@ from shared_kernel.domain.errors import (
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import PaymentRequest, PaymentStatus, draft_errors
 
-logger = logging.getLogger(__name__)
-
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # SPEC §3: 1 to 255 printable ASCII characters (0x20-0x7E).
 _IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def timestamp(moment: datetime) -> str:
@@ -161,39 +154,22 @@ def respond_answer(answer: StoredAnswer | IdempotentAnswer) -> dict[str, Any]:
     return {"statusCode": stored.status, "headers": headers, "body": stored.body}
 
 
-def http_errors(handler: Handler) -> Handler:
-    """Map every error a merchant-API handler can meet to its HTTP answer (the one place)."""
-
-    @wraps(handler)
-    def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        try:
-            return handler(event, context)
-        except HttpError as error:
-            return respond_error(error)
-        except ValidationError as error:
-            return respond_error(
-                HttpError(400, "validation_error", "request is invalid", error.details)
-            )
-        except PaymentNotFound:
-            return respond_error(HttpError(404, "not_found", "no such payment"))
-        except IdempotencyInProgress:
-            return respond_error(
-                HttpError(
-                    409,
-                    "idempotency_in_progress",
-                    "a request with this Idempotency-Key is still being processed",
-                )
-            )
-        except IdempotencyKeyReused:
-            return respond_error(
-                HttpError(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                )
-            )
-        except Exception:
-            logger.exception("unhandled error")
-            return internal_error()
-
-    return wrapper
+# Every error a merchant-API handler can meet, and its HTTP answer (the one place).
+http_errors = apigateway.http_errors(
+    {
+        ValidationError: lambda error: HttpError(
+            400, "validation_error", "request is invalid", error.details
+        ),
+        PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
+        IdempotencyInProgress: lambda _: HttpError(
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still being processed",
+        ),
+        IdempotencyKeyReused: lambda _: HttpError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        ),
+    }
+)

@@ -4,11 +4,17 @@ including the cases the local stack cannot show (serverless-offline adds a media
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 
-from shared_kernel.adapters.apigateway import MAX_BODY_BYTES, HttpError, read_json_object
+from shared_kernel.adapters.apigateway import (
+    MAX_BODY_BYTES,
+    HttpError,
+    http_errors,
+    read_json_object,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +64,30 @@ def test_exactly_16_kib_is_accepted() -> None:
     body = b'{"a":"' + b"x" * (MAX_BODY_BYTES - 8) + b'"}'
 
     assert MAX_BODY_BYTES == len(read_json_object(event(body, JSON))[0])
+
+
+class _Unlisted(Exception):
+    """An error no API maps."""
+
+
+def test_http_errors_answers_listed_errors_by_first_match_and_anything_else_with_500() -> None:
+    """HttpError as raised, a listed error through its answer (first match in order), any
+    other a 500 whose body says nothing about the cause."""
+    raised: list[Exception] = []
+    answers = {
+        LookupError: lambda _: HttpError(404, "not_found", "no such thing"),
+        KeyError: lambda _: HttpError(400, "never", "KeyError is a LookupError, listed first"),
+    }
+
+    @http_errors(answers)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise raised[-1]
+
+    statuses = []
+    for error in (HttpError(413, "payload_too_large", "big"), KeyError("x"), _Unlisted("secret")):
+        raised.append(error)
+        answer = handler({}, None)
+        statuses.append((answer["statusCode"], json.loads(answer["body"])["error"]["code"]))
+
+    assert [(413, "payload_too_large"), (404, "not_found"), (500, "internal_error")] == statuses
+    assert "secret" not in handler({}, None)["body"]
