@@ -34,7 +34,9 @@ CACHEABLE = frozenset(
 STEPS = ("submit", "forward", "callback", "status read")
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem"})
-INDEX_KEYS = ("open_status", "updated_at")
+# The open-payments index (docs/tables.md): its keys, and what a KEYS_ONLY entry holds.
+INDEX_KEYS = ("open_shard", "next_check_at")
+INDEX_PROJECTION = ("payment_id", *INDEX_KEYS)
 
 
 def item_size(item: dict[str, Any] | None) -> int:
@@ -76,19 +78,27 @@ def read_units(size: int, consistent: bool) -> float:
 
 
 def gsi_writes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[int]:
-    """The sizes of the writes the sparse open-payments index takes for one item change."""
+    """The sizes of the writes the sparse, keys-only open-payments index takes for one item
+    change: one when the item enters or leaves the index, a delete and a put when a key
+    changes, none otherwise (a KEYS_ONLY entry holds no other attribute to rewrite)."""
     was = before is not None and all(k in before for k in INDEX_KEYS)
     now = after is not None and all(k in after for k in INDEX_KEYS)
     if was and now:
         assert before is not None and after is not None
         if any(before[k] != after[k] for k in INDEX_KEYS):
-            return [item_size(before), item_size(after)]  # key changed: delete + put
-        return [item_size(after)] if before != after else []
+            return [_entry_size(before), _entry_size(after)]  # key changed: delete + put
+        return []
     if was:
-        return [item_size(before)]
+        assert before is not None
+        return [_entry_size(before)]
     if now:
-        return [item_size(after)]
+        assert after is not None
+        return [_entry_size(after)]
     return []
+
+
+def _entry_size(item: dict[str, Any]) -> int:
+    return item_size({name: item[name] for name in INDEX_PROJECTION if name in item})
 
 
 class Lifecycle:

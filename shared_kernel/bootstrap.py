@@ -201,7 +201,13 @@ class Gateway:
         from shared_kernel.application.submit_payment import SubmitPayment
 
         return SubmitPayment(
-            self.payments, self.queue, self.cipher, self.clock, new_uuid, self.card_fingerprint
+            self.payments,
+            self.queue,
+            self.cipher,
+            self.clock,
+            new_uuid,
+            self.card_fingerprint,
+            first_check_after=timedelta(seconds=self.settings.reconcile_pending_after_s),
         )
 
     @cached_property

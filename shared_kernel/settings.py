@@ -44,6 +44,7 @@ class Settings:
     forward_backoff_cap_s: float = 300.0
     # The reconciler (SPEC §6): when a pending or processing payment counts as stuck, the
     # back-off of its checks, and the bounds after which it gives up (see reconcile.py).
+    # Submit reads `reconcile_pending_after_s` too: a new payment's first check is due then.
     reconcile_pending_after_s: float = 30.0
     reconcile_processing_after_s: float = 60.0
     reconcile_backoff_base_s: float = 60.0

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from shared_kernel.domain.card import CardSecrets, Expiry, SealedCard
 from shared_kernel.domain.money import Money
-from shared_kernel.domain.payment import Outcome, PaymentRequest, PaymentStatus
+from shared_kernel.domain.payment import Outcome, PaymentRequest
 
 
 class QueueUnavailable(Exception):
@@ -72,16 +72,10 @@ class PaymentRepository(Protocol):
         """Write changes if nobody else did since it was read (raises ConcurrentUpdate);
         bumps `payment.version`."""
 
-    def open_payments(
-        self,
-        status: PaymentStatus,
-        updated_before: datetime,
-        limit: int,
-        due_at: datetime | None = None,
-    ) -> Iterable[PaymentRequest]:
-        """Payments still in `status` (pending or processing) last changed before a time,
-        oldest first; with `due_at`, only those whose `next_reconcile_at` is unset or not
-        after it."""
+    def open_payments(self, due_at: datetime, limit: int) -> Iterable[PaymentRequest]:
+        """At most `limit` open payments whose next check is due at `due_at` (its
+        `next_check_at` not after it), earliest due first, each read strongly consistent
+        just before it is yielded (it may have changed since it was found: check again)."""
 
 
 class PaymentQueue(Protocol):

@@ -1,21 +1,33 @@
 """Use case: find payments stuck on the way and move them on (SPEC §6).
 
-* `pending` payments older than a threshold were never queued, or their message was
-  lost: queue them again (forwarding is idempotent, so a duplicate message is harmless),
-  on a back-off schedule. One requeued `max_requeues` times without progress goes through
-  the forwarder's give-up path here, without the queue: it is sent to the bank once more
-  with the same Idempotency-Key, and if the outcome is unknown the bank is asked; it ends
-  `failed` only if the bank never received it.
-* `processing` payments whose callback has not come: ask the bank and apply its answer, on
-  a back-off schedule (attempt count and next check time stored on the payment). Past the
-  bound (`max_checks` checks or `give_up_after` since the last change) a payment the bank
-  still reports PROCESSING stays processing and is logged as an alert at every check (the
-  checks go on, at the back-off's cap); one the bank has no record of ends `failed`.
+Every open payment carries `next_check_at`, when the reconciler should next look at it: set
+when it is stored (acceptance + `pending_after`), left alone by the forwarder and the
+callback while the payment stays open, removed when it is final. A pass reads the payments
+due by now, earliest first, at most `batch_limit` (keys from the open-payments index, then a
+strongly consistent read of each), and for each one still open and due:
+
+* not stuck yet (changed less than `pending_after` / `processing_after` ago, e.g. just
+  acknowledged by the bank): look again that long after its last change, nothing else;
+* `pending`: never queued, or its message was lost: queue it again (forwarding is
+  idempotent, so a duplicate message is harmless), then wait the back-off. One requeued
+  `max_requeues` times without progress goes through the forwarder's give-up path here,
+  without the queue: it is sent to the bank once more with the same Idempotency-Key, and
+  if the outcome is unknown the bank is asked; it ends `failed` only if the bank never
+  received it.
+* `processing` whose callback has not come: ask the bank and apply its answer, on a
+  back-off schedule (attempt count and next check stored on the payment). Past the bound
+  (`max_checks` checks or `give_up_after` since the last change) a payment the bank still
+  reports PROCESSING stays processing and is logged as an alert at every check (the checks
+  go on, at the back-off's cap); one the bank has no record of ends `failed`.
+
+Every write is conditional on the version read, so a forwarder or callback writing first
+wins and the reconciler's change is decided again on what they wrote.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -68,7 +80,7 @@ _FORWARD_COUNTS = {
 
 @dataclass(frozen=True, slots=True)
 class Reconcile:
-    """One pass over the open payments, bounded by `batch_limit` per status."""
+    """One pass over the open payments due for a check, at most `batch_limit` of them."""
 
     repository: PaymentRepository
     queue: PaymentQueue
@@ -86,29 +98,41 @@ class Reconcile:
     give_up_after: timedelta = timedelta(hours=24)
 
     def __call__(self) -> ReconcileReport:
-        """Requeue stale pending payments and query the bank about stale processing ones."""
+        """Requeue stuck pending payments and query the bank about silent processing ones."""
         report = ReconcileReport()
         now = self.clock.now()
-        for payment in self.repository.open_payments(
-            PaymentStatus.PENDING, now - self.pending_after, self.batch_limit, due_at=now
-        ):
-            if self.forward is not None and payment.reconcile_attempts >= self.max_requeues:
+        queue_down = False
+        for payment in self.repository.open_payments(now, self.batch_limit):
+            if not payment.is_due_for_check(now):
+                continue  # settled or rescheduled since the index was read
+            stuck_after = (
+                self.pending_after
+                if payment.status is PaymentStatus.PENDING
+                else self.processing_after
+            )
+            if now - payment.updated_at < stuck_after:
+                self._postpone(payment, payment.updated_at + stuck_after)
+            elif payment.status is PaymentStatus.PROCESSING:
+                self._ask_bank(payment, report, now)
+            elif self.forward is not None and payment.reconcile_attempts >= self.max_requeues:
                 self._forward_directly(payment, report, now)
-                continue
-            try:
-                self.queue.publish(
-                    QueuedPayment(payment.id, payment.merchant_id, _correlation(payment))
-                )
-            except QueueUnavailable:
-                report.notes.append("queue unavailable")
-                break
-            report.requeued += 1
-            self._note_attempt(payment, now)
-        for payment in self.repository.open_payments(
-            PaymentStatus.PROCESSING, now - self.processing_after, self.batch_limit, due_at=now
-        ):
-            self._ask_bank(payment, report, now)
+            elif not queue_down:
+                queue_down = not self._requeue(payment, report, now)
         return report
+
+    def _requeue(self, payment: PaymentRequest, report: ReconcileReport, now: datetime) -> bool:
+        """Queue the payment again; False (and noted) if the queue is unavailable."""
+        try:
+            self.queue.publish(
+                QueuedPayment(payment.id, payment.merchant_id, _correlation(payment))
+            )
+        except QueueUnavailable:
+            # Left due: the next pass tries again.
+            report.notes.append("queue unavailable")
+            return False
+        report.requeued += 1
+        self._note_attempt(payment, now)
+        return True
 
     def _forward_directly(
         self, payment: PaymentRequest, report: ReconcileReport, now: datetime
@@ -213,13 +237,18 @@ class Reconcile:
         status = payment.status
         wait = self.backoff.delay(payment.reconcile_attempts + 1)
         next_at = now + timedelta(seconds=wait)
+        self._reschedule(payment, lambda p: p.note_reconcile_attempt(status, next_at))
+
+    def _postpone(self, payment: PaymentRequest, until: datetime) -> None:
+        """Look again at `until` (the payment is not stuck yet); no attempt is counted."""
+        status = payment.status
+        self._reschedule(payment, lambda p: p.postpone_check(status, until))
+
+    def _reschedule(
+        self, payment: PaymentRequest, change: Callable[[PaymentRequest], bool]
+    ) -> None:
         try:
-            update_payment(
-                self.repository,
-                payment.id,
-                lambda p: p.note_reconcile_attempt(status, next_at),
-                first=payment,
-            )
+            update_payment(self.repository, payment.id, change, first=payment)
         except ConcurrentUpdate:
             pass  # it is moving; the next pass sees where it went
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 from shared_kernel.application.ports import (
@@ -33,6 +34,8 @@ class SubmitPayment:
     clock: Clock
     new_id: IdGenerator
     fingerprint: CardFingerprinter | None = None
+    # When the reconciler first looks at a payment still pending: its `pending_after`.
+    first_check_after: timedelta = timedelta(seconds=30)
 
     def __call__(
         self,
@@ -63,6 +66,7 @@ class SubmitPayment:
             draft=draft,
             sealed_card=self.cipher.seal(draft.secrets, payment_id, merchant_id),
             now=now,
+            first_check_after=self.first_check_after,
             correlation_id=correlation_id,
             card_fingerprint=self.fingerprint(draft.secrets.number) if self.fingerprint else None,
         )

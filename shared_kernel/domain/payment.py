@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -175,10 +175,21 @@ class PaymentRequest:
     # without keeping the number (PCI DSS 3.4.1); never the number nor a reversible form.
     card_fingerprint: str | None = None
     version: int = 0
-    # The reconciler's schedule for this payment in its current status: how many times it
-    # has acted without progress, and when it may act next (None: as soon as it is stale).
+    # The reconciler's schedule: how many times it has acted without progress in the
+    # current status, and when it should next look at the payment. `next_check_at` is set
+    # while the payment is open and None once it is final; it is the range key of the
+    # reconciler's index, so only the reconciler moves it (a status change between open
+    # states leaves it, so that the index entry is not rewritten).
     reconcile_attempts: int = 0
-    next_reconcile_at: datetime | None = None
+    next_check_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # An open payment always has a check scheduled (one without is due at once, from its
+        # last change), so none can drop out of the reconciler's index; a final one has none.
+        if self.status.is_final:
+            self.next_check_at = None
+        elif self.next_check_at is None:
+            self.next_check_at = self.updated_at
 
     @classmethod
     def accept(
@@ -189,10 +200,12 @@ class PaymentRequest:
         draft: PaymentDraft,
         sealed_card: SealedCard,
         now: datetime,
+        first_check_after: timedelta,
         correlation_id: str | None = None,
         card_fingerprint: str | None = None,
     ) -> PaymentRequest:
-        """A new pending payment holding its card sealed until the bank acknowledges it."""
+        """A new pending payment holding its card sealed until the bank acknowledges it,
+        for the reconciler to look at `first_check_after` from now if it is still open."""
         return cls(
             id=payment_id,
             merchant_id=merchant_id,
@@ -204,6 +217,7 @@ class PaymentRequest:
             sealed_card=sealed_card,
             correlation_id=correlation_id,
             card_fingerprint=card_fingerprint,
+            next_check_at=now + first_check_after,
         )
 
     def record_bank_acceptance(self, bank_reference: str, at: datetime) -> bool:
@@ -259,22 +273,38 @@ class PaymentRequest:
         self.failure_reason = reason
         return True
 
+    def is_due_for_check(self, now: datetime) -> bool:
+        """Whether the reconciler should look at the payment at `now`: open, check due."""
+        return self.next_check_at is not None and self.next_check_at <= now
+
     def note_reconcile_attempt(self, status: PaymentStatus, next_at: datetime) -> bool:
         """The reconciler acted on the payment in `status` without moving it: count the
-        attempt and wait until `next_at`. False (nothing changes) if it left that status.
+        attempt and look again at `next_at`. False (nothing changes) if it left that status.
 
         Bookkeeping only: `updated_at`, the time of the last change a merchant sees, stays.
         """
         if self.status is not status or self.status.is_final:
             return False
         self.reconcile_attempts += 1
-        self.next_reconcile_at = next_at
+        self.next_check_at = next_at
+        return True
+
+    def postpone_check(self, status: PaymentStatus, until: datetime) -> bool:
+        """The reconciler found the payment in `status` not stuck yet: look again at `until`,
+        without counting an attempt. False (nothing changes) if it left that status or the
+        check is already then."""
+        if self.status is not status or self.status.is_final or self.next_check_at == until:
+            return False
+        self.next_check_at = until
         return True
 
     def _restart_reconcile_schedule(self) -> None:
-        # A new status is progress: the reconciler's count starts again for it.
+        # A new status is progress: the reconciler's count starts again for it. The next
+        # check stays where it is while the payment is open (the reconciler moves it when it
+        # looks); a final payment has none, which takes it out of the reconciler's index.
         self.reconcile_attempts = 0
-        self.next_reconcile_at = None
+        if self.status.is_final:
+            self.next_check_at = None
 
     def _drop_card_if_final(self, at: datetime) -> bool:
         if self.status.is_final and self.sealed_card is not None:

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX
+from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD
 from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
 from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
@@ -28,6 +28,8 @@ pytestmark = pytest.mark.integration
 
 ACCEPTED_AT = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
 LATER = ACCEPTED_AT + timedelta(seconds=1, microseconds=1)
+FIRST_CHECK = ACCEPTED_AT + timedelta(seconds=30)
+INDEX_KEYS = {"payment_id", "open_shard", "next_check_at"}
 
 
 def a_payment(**changes: Any) -> PaymentRequest:
@@ -42,6 +44,7 @@ def a_payment(**changes: Any) -> PaymentRequest:
         updated_at=ACCEPTED_AT,
         sealed_card=SealedCard(b"\x01\x00\x03key\x00\xffsealed"),
         correlation_id="req-7f3d",
+        next_check_at=FIRST_CHECK,
     )
     return replace(payment, **changes)
 
@@ -69,6 +72,23 @@ def raw_item(tables: Tables, aws_client: ClientFactory) -> Any:
     return read
 
 
+@pytest.fixture
+def index_entries(tables: Tables, aws_client: ClientFactory) -> Any:
+    """Read the open-payments index as DynamoDB holds it: payment id -> projected entry."""
+    dynamodb = aws_client("dynamodb")
+
+    def read() -> dict[str, dict[str, Any]]:
+        answer = dynamodb.query(
+            TableName=tables.payments,
+            IndexName=OPEN_PAYMENTS_INDEX,
+            KeyConditionExpression="open_shard = :open",
+            ExpressionAttributeValues={":open": {"S": OPEN_SHARD}},
+        )
+        return {item["payment_id"]["S"]: item for item in answer["Items"]}
+
+    return read
+
+
 def test_an_added_payment_reads_back_field_for_field(
     repository: DynamoPaymentRepository, raw_item: Any
 ) -> None:
@@ -82,7 +102,8 @@ def test_an_added_payment_reads_back_field_for_field(
     assert {"N": "0"} == item["version"]
     assert {"S": "2026-11-26T10:00:00.123456Z"} == item["updated_at"]
     assert {"N": "1050"} == item["amount"]
-    assert {"S": "pending"} == item["open_status"]
+    assert {"S": "open"} == item["open_shard"]
+    assert {"S": "2026-11-26T10:00:30.123456Z"} == item["next_check_at"]
 
 
 def test_absent_optional_fields_round_trip_as_none(
@@ -115,8 +136,24 @@ def test_save_writes_the_change_and_removes_the_sealed_card(
     assert payment == repository.get(payment.id)
     item = raw_item(payment.id)
     assert "sealed_card" not in item
-    assert {"S": "processing"} == item["open_status"]
+    assert {"S": "processing"} == item["status"]
     assert {"S": "bank_7c1e2a9b"} == item["bank_reference"]
+
+
+def test_the_forwarders_update_leaves_the_index_entry_unchanged(
+    repository: DynamoPaymentRepository, index_entries: Any
+) -> None:
+    """pending → processing (the forwarder's save) changes no index key: the payment's
+    keys-only entry is the same before and after, with only the keys projected."""
+    payment = a_payment()
+    repository.add(payment)
+    before = index_entries()[str(payment.id)]
+
+    payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
+    repository.save(payment)
+
+    after = index_entries()[str(payment.id)]
+    assert (INDEX_KEYS, before) == (set(after), after)
 
 
 @pytest.mark.parametrize(
@@ -133,20 +170,22 @@ def test_save_writes_the_change_and_removes_the_sealed_card(
     ],
 )
 def test_a_final_payment_round_trips_and_leaves_the_open_index(
-    repository: DynamoPaymentRepository, raw_item: Any, settle: Any
+    repository: DynamoPaymentRepository, raw_item: Any, index_entries: Any, settle: Any
 ) -> None:
-    """Every final state (with its decline or failure reason) reads back equal, and the item
-    loses open_status and sealed_card."""
+    """Every final state (with its decline or failure reason) reads back equal, the item
+    loses open_shard, next_check_at and sealed_card, and the index no longer holds it."""
     payment = a_payment()
     repository.add(payment)
+    indexed_while_open = str(payment.id) in index_entries()
 
     settle(payment)
     repository.save(payment)
 
     assert payment == repository.get(payment.id)
     item = raw_item(payment.id)
-    assert set() == {"open_status", "sealed_card"} & set(item)
+    assert set() == {"open_shard", "next_check_at", "sealed_card"} & set(item)
     assert {"N": "1"} == item["version"]
+    assert (True, False) == (indexed_while_open, str(payment.id) in index_entries())
 
 
 def test_adding_an_existing_id_fails_and_keeps_the_first(
@@ -202,52 +241,35 @@ def test_get_of_an_unknown_id_raises_payment_not_found(
         repository.get(uuid4())
 
 
-def test_open_payments_finds_only_stale_open_payments_oldest_first(
-    repository: DynamoPaymentRepository,
-    tables: Tables,
-    aws_client: ClientFactory,
+def test_open_payments_finds_only_open_payments_due_earliest_first(
+    repository: DynamoPaymentRepository, index_entries: Any
 ) -> None:
-    """The sparse index holds pending and processing payments only; the query returns those in
-    the asked status changed before the cut-off, oldest first, up to the limit."""
-    cutoff = ACCEPTED_AT + timedelta(minutes=10)
-    pending_old = [
-        a_payment(
-            created_at=ACCEPTED_AT + timedelta(minutes=m),
-            updated_at=ACCEPTED_AT + timedelta(minutes=m),
-        )
-        for m in (3, 1, 2)
-    ]
-    pending_recent = a_payment(updated_at=cutoff + timedelta(seconds=1))
-    processing_old = a_payment()
-    succeeded_old = a_payment()
-    declined_old = a_payment()
-    for payment in [*pending_old, pending_recent, processing_old, succeeded_old, declined_old]:
+    """The sparse index holds pending and processing payments only; the query returns, read
+    in full from the table, those whose next check is not after the time, earliest due
+    first, up to the limit."""
+    now = ACCEPTED_AT + timedelta(minutes=10)
+    pending_due = [a_payment(next_check_at=ACCEPTED_AT + timedelta(minutes=m)) for m in (3, 1, 2)]
+    pending_later = a_payment(next_check_at=now + timedelta(seconds=1))
+    processing_due = a_payment(next_check_at=ACCEPTED_AT + timedelta(minutes=4))
+    succeeded = a_payment()
+    declined = a_payment()
+    for payment in [*pending_due, pending_later, processing_due, succeeded, declined]:
         repository.add(payment)
-    processing_old.record_bank_acceptance("bank_1", ACCEPTED_AT + timedelta(minutes=4))
-    succeeded_old.apply(Outcome(PaymentStatus.SUCCEEDED), ACCEPTED_AT + timedelta(minutes=5))
-    declined_old.apply(
+    processing_due.record_bank_acceptance("bank_1", ACCEPTED_AT + timedelta(minutes=4))
+    succeeded.apply(Outcome(PaymentStatus.SUCCEEDED), ACCEPTED_AT + timedelta(minutes=5))
+    declined.apply(
         Outcome(PaymentStatus.DECLINED, DeclineReason.INSUFFICIENT_FUNDS),
         ACCEPTED_AT + timedelta(minutes=6),
     )
-    for payment in (processing_old, succeeded_old, declined_old):
+    for payment in (processing_due, succeeded, declined):
         repository.save(payment)
 
-    pending = list(repository.open_payments(PaymentStatus.PENDING, cutoff, limit=10))
-    processing = list(repository.open_payments(PaymentStatus.PROCESSING, cutoff, limit=10))
-    first_two = list(repository.open_payments(PaymentStatus.PENDING, cutoff, limit=2))
+    due = list(repository.open_payments(now, limit=10))
+    first_two = list(repository.open_payments(now, limit=2))
 
-    oldest_first = sorted(pending_old, key=lambda p: p.updated_at)
-    assert [p.id for p in oldest_first] == [p.id for p in pending]
-    assert oldest_first == pending
-    assert [processing_old] == processing
-    assert [p.id for p in oldest_first[:2]] == [p.id for p in first_two]
-    index = aws_client("dynamodb").scan(TableName=tables.payments, IndexName=OPEN_PAYMENTS_INDEX)
-    indexed = {item["payment_id"]["S"] for item in index["Items"]}
-    open_ids = {str(p.id) for p in [*pending_old, pending_recent, processing_old]}
-    assert open_ids == indexed
-
-
-def test_open_payments_refuses_a_final_status(repository: DynamoPaymentRepository) -> None:
-    """Final payments are not indexed, so asking for them is a programming error."""
-    with pytest.raises(ValueError, match="indexed"):
-        repository.open_payments(PaymentStatus.SUCCEEDED, ACCEPTED_AT, limit=1)
+    earliest_first = sorted([*pending_due, processing_due], key=lambda p: p.next_check_at or now)
+    assert earliest_first == due
+    assert [p.id for p in earliest_first[:2]] == [p.id for p in first_two]
+    entries = index_entries()
+    open_ids = {str(p.id) for p in [*pending_due, pending_later, processing_due]}
+    assert (open_ids, [INDEX_KEYS] * 5) == (set(entries), [set(e) for e in entries.values()])

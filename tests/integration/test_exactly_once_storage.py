@@ -4,6 +4,7 @@ and the forwarder's back-off through the message's visibility timeout."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,13 +14,17 @@ import pytest
 
 from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 from shared_kernel.adapters.sqs import SqsPaymentQueue
-from shared_kernel.application.ports import QueuedPayment
+from shared_kernel.application.backoff import Backoff
+from shared_kernel.application.ports import (
+    BankAcceptance,
+    BankPaymentRequest,
+    BankStatusReport,
+    QueuedPayment,
+)
+from shared_kernel.application.reconcile import Reconcile
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
 from shared_kernel.domain.money import Money
-from shared_kernel.domain.payment import (
-    PaymentRequest,
-    PaymentStatus,
-)
+from shared_kernel.domain.payment import Outcome, PaymentRequest, PaymentStatus
 
 from .conftest import ClientFactory, Tables
 
@@ -27,6 +32,17 @@ pytestmark = pytest.mark.integration
 
 ACCEPTED_AT = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
 THREADS = 8
+
+
+class FixedTime:
+    """A clock stopped at one moment."""
+
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        """The moment."""
+        return self.moment
 
 
 class SteadyClock:
@@ -63,26 +79,88 @@ def processing_payment(**changes: object) -> PaymentRequest:
 
 def test_open_payments_query_skips_payments_not_due_yet(tables: Tables) -> None:
     """The reconciler's schedule survives storage: a payment whose next check is later than
-    `due_at` is filtered out of the index query, one due (or never checked) is returned."""
+    `due_at` is not returned by the index query, one due is (with its attempt count)."""
     repository = DynamoPaymentRepository()
     now = ACCEPTED_AT + timedelta(minutes=10)
-    never, due, later = processing_payment(), processing_payment(), processing_payment()
-    for payment in (never, due, later):
+    first, due, later = processing_payment(), processing_payment(), processing_payment()
+    for payment in (first, due, later):
         repository.add(payment)
     for payment, next_at in ((due, now - timedelta(seconds=1)), (later, now + timedelta(hours=1))):
         payment.note_reconcile_attempt(PaymentStatus.PROCESSING, next_at)
         repository.save(payment)
 
-    found = {
-        p.id: p.reconcile_attempts
-        for p in repository.open_payments(PaymentStatus.PROCESSING, now, 10, due_at=now)
-    }
+    found = {p.id: p.reconcile_attempts for p in repository.open_payments(now, 10)}
 
-    assert {never.id: 0, due.id: 1} == found
+    assert {first.id: 0, due.id: 1} == found
     assert (1, now + timedelta(hours=1)) == (
         repository.get(later.id).reconcile_attempts,
-        repository.get(later.id).next_reconcile_at,
+        repository.get(later.id).next_check_at,
     )
+
+
+class SilentBank:
+    """An acquiring bank that only answers status queries, from a dict (None: never seen)."""
+
+    def __init__(self, statuses: dict[UUID, BankStatusReport]) -> None:
+        self.statuses = statuses
+        self.asked: list[UUID] = []
+
+    def submit(self, request: BankPaymentRequest) -> BankAcceptance:
+        """Never called by these passes (no give-up path is wired)."""
+        raise AssertionError("the reconciler must not submit here")
+
+    def status_of(self, payment_id: UUID) -> BankStatusReport | None:
+        """The scripted status, recording the question."""
+        self.asked.append(payment_id)
+        return self.statuses.get(payment_id)
+
+
+def test_the_reconciler_requeues_and_settles_through_the_index(
+    tables: Tables, aws_client: ClientFactory, queue_url: str
+) -> None:
+    """One pass over the new index: a pending payment never queued is queued (and its next
+    check moved by the back-off); a processing one whose callback never came is settled
+    from the bank's answer and leaves the index; one not due yet is not touched."""
+    repository = DynamoPaymentRepository()
+    now = ACCEPTED_AT + timedelta(minutes=10)
+    never_queued = replace(
+        processing_payment(),
+        status=PaymentStatus.PENDING,
+        bank_reference=None,
+        sealed_card=SealedCard(b"sealed"),
+        next_check_at=ACCEPTED_AT + timedelta(seconds=30),
+    )
+    silent = processing_payment()
+    not_due = processing_payment(next_check_at=now + timedelta(minutes=1))
+    for payment in (never_queued, silent, not_due):
+        repository.add(payment)
+    bank = SilentBank({silent.id: BankStatusReport("bank-ref", Outcome(PaymentStatus.SUCCEEDED))})
+    sqs = aws_client("sqs")
+    reconcile = Reconcile(
+        repository,
+        SqsPaymentQueue(sqs, queue_url),
+        bank,
+        FixedTime(now),
+        backoff=Backoff(60.0, 3600.0, jitter=lambda: 1.0),
+    )
+
+    report = reconcile()
+
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    queued = [json.loads(m["Body"])["payment_id"] for m in messages]
+    requeued, settled = repository.get(never_queued.id), repository.get(silent.id)
+    left = {p.id for p in repository.open_payments(now + timedelta(days=1), 10)}
+    assert (1, 1, [str(never_queued.id)], [silent.id]) == (
+        report.requeued,
+        report.settled,
+        queued,
+        bank.asked,
+    )
+    assert ((1, now + timedelta(seconds=60)), (PaymentStatus.SUCCEEDED, None)) == (
+        (requeued.reconcile_attempts, requeued.next_check_at),
+        (settled.status, settled.next_check_at),
+    )
+    assert {never_queued.id, not_due.id} == left
 
 
 def test_delay_retry_hides_the_message_for_the_back_off(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from shared_kernel.application.ports import CardCipher
@@ -18,6 +18,8 @@ MERCHANT_ID = UUID("6f1c2b8e-6a4d-4f1e-9a51-0c1d2e3f4a5b")
 OTHER_MERCHANT_ID = UUID("0b7e8a0c-3d2f-4c6b-8e9a-1f2e3d4c5b6a")
 PAYMENT_ID = UUID("3e0a9c1d-5b7f-4a2e-8c6d-9f0e1d2c3b4a")
 CREATED_AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+# When the reconciler first looks at a payment still pending (its default `pending_after`).
+FIRST_CHECK_AFTER = timedelta(seconds=30)
 TODAY = date(2026, 11, 26)
 
 SPEC_BODY: dict[str, object] = {
@@ -59,6 +61,7 @@ def pending_payment(
         draft=draft,
         sealed_card=cipher.seal(draft.secrets, payment_id, merchant_id),
         now=at,
+        first_check_after=FIRST_CHECK_AFTER,
         correlation_id="corr-1",
     )
 

@@ -25,7 +25,7 @@ from shared_kernel.application.ports import (
 )
 from shared_kernel.domain.card import CardSecrets, SealedCard
 from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, PaymentNotFound
-from shared_kernel.domain.payment import PaymentRequest, PaymentStatus
+from shared_kernel.domain.payment import PaymentRequest
 
 if TYPE_CHECKING:
     from shared_kernel.application.ports import (
@@ -77,24 +77,18 @@ class InMemoryPaymentRepository:
         self.items[payment.id] = payment.copy()
         self.saves += 1
 
-    def open_payments(
-        self,
-        status: PaymentStatus,
-        updated_before: datetime,
-        limit: int,
-        due_at: datetime | None = None,
-    ) -> Iterable[PaymentRequest]:
-        """Copies of payments in `status` last changed strictly before a time, oldest first;
-        with `due_at`, only those whose next reconcile time is unset or not after it."""
+    def open_payments(self, due_at: datetime, limit: int) -> Iterable[PaymentRequest]:
+        """Copies of the open payments whose next check is not after `due_at`, earliest
+        due first, at most `limit` (the index holds open payments only)."""
         found = sorted(
             (
                 p
                 for p in self.items.values()
-                if p.status is status
-                and p.updated_at < updated_before
-                and (due_at is None or p.next_reconcile_at is None or p.next_reconcile_at <= due_at)
+                if p.next_check_at is not None
+                and not p.status.is_final
+                and p.next_check_at <= due_at
             ),
-            key=lambda p: p.updated_at,
+            key=lambda p: (p.next_check_at, str(p.id)),
         )
         return [p.copy() for p in found[:limit]]
 

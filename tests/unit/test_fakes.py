@@ -88,10 +88,11 @@ def test_repository_unknown_id_is_not_found(repository: InMemoryPaymentRepositor
         repository.get(PAYMENT_ID)
 
 
-def test_open_payments_filter_by_status_and_age_oldest_first(
+def test_open_payments_returns_open_payments_due_earliest_first(
     repository: InMemoryPaymentRepository, cipher: ReversibleCipher
 ) -> None:
-    """open_payments returns payments in the status, changed before the time, oldest first."""
+    """open_payments returns open payments whose next check is due, earliest first, up to
+    the limit; a final payment and one not due yet are left out."""
     ids = [UUID(int=n, version=4) for n in range(1, 5)]
     for n, payment_id in enumerate(ids):
         repository.add(
@@ -100,8 +101,9 @@ def test_open_payments_filter_by_status_and_age_oldest_first(
     paid = repository.get(ids[3])
     paid.apply(PAID, CREATED_AT - timedelta(minutes=10))
     repository.save(paid)
-    found = repository.open_payments(PaymentStatus.PENDING, CREATED_AT, limit=10)
-    assert [ids[2], ids[1]] == [p.id for p in found]
+    found = repository.open_payments(CREATED_AT, limit=10)
+    first = repository.open_payments(CREATED_AT, limit=1)
+    assert ([ids[2], ids[1]], [ids[2]]) == ([p.id for p in found], [p.id for p in first])
 
 
 def test_queue_records_messages_until_told_to_fail() -> None:

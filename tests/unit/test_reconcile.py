@@ -168,7 +168,7 @@ def next_check_is_due_within(
     payment: PaymentRequest, shortest: timedelta, longest: timedelta
 ) -> bool:
     """The payment's next reconcile time lies between NOW + shortest and NOW + longest."""
-    due = payment.next_reconcile_at
+    due = payment.next_check_at
     return due is not None and NOW + shortest <= due <= NOW + longest
 
 

@@ -69,7 +69,7 @@ def run_passes(reconcile: Reconcile, clock: FixedClock, count: int) -> None:
     """`count` passes, each one second after the payment's next reconcile time."""
     for _ in range(count):
         reconcile()
-        due = reconcile.repository.get(PAYMENT_ID).next_reconcile_at
+        due = reconcile.repository.get(PAYMENT_ID).next_check_at
         if due is not None:
             clock.set(max(clock.now(), due) + timedelta(seconds=1))
 
@@ -105,18 +105,20 @@ def test_pending_past_its_requeue_bound_is_sent_to_the_bank_directly(
     clock: FixedClock,
 ) -> None:
     """After 3 requeues without progress the reconciler forwards the payment itself, with
-    the payment id as Idempotency-Key: it becomes processing and its schedule restarts."""
+    the payment id as Idempotency-Key: it becomes processing, its count restarts and its
+    next check stays where it was (due: the next pass reschedules it)."""
     store(repository, cipher, processing=False)
     run_passes(reconcile, clock, 3)
+    due = repository.get(PAYMENT_ID).next_check_at
     report = reconcile()
     stored = repository.get(PAYMENT_ID)
-    assert (3, 1, [PAYMENT_ID], PaymentStatus.PROCESSING, 0, None) == (
+    assert (3, 1, [PAYMENT_ID], PaymentStatus.PROCESSING, 0, due) == (
         len(queue.messages),
         report.forwarded,
         [r.payment_id for r in bank.requests],
         stored.status,
         stored.reconcile_attempts,
-        stored.next_reconcile_at,
+        stored.next_check_at,
     )
 
 
@@ -200,7 +202,7 @@ def test_processing_checks_back_off_and_stop_at_the_due_time(
     reconcile()
     assert ([PAYMENT_ID] * 2, START + timedelta(seconds=30)) == (
         bank.status_queries,
-        repository.get(PAYMENT_ID).next_reconcile_at,
+        repository.get(PAYMENT_ID).next_check_at,
     )
 
 
@@ -222,7 +224,7 @@ def test_processing_past_the_bound_still_processing_at_the_bank_is_an_alert(
     assert (1, PaymentStatus.PROCESSING, clock.now() + timedelta(seconds=40)) == (
         report.alerts,
         stored.status,
-        stored.next_reconcile_at,
+        stored.next_check_at,
     )
     assert any("ALERT" in r.getMessage() for r in caplog.records)
 
@@ -272,14 +274,15 @@ def test_settled_counts_only_payments_the_answer_moved(
 
 
 def test_a_new_status_restarts_the_schedule(cipher: ReversibleCipher) -> None:
-    """Bookkeeping keeps updated_at; acceptance by the bank clears the pending count."""
+    """Bookkeeping keeps updated_at; acceptance by the bank clears the pending count and
+    keeps the next check (an index key: the forwarder's update must not move it)."""
     payment = pending_payment(cipher)
     payment.note_reconcile_attempt(PaymentStatus.PENDING, START)
-    noted = (payment.reconcile_attempts, payment.next_reconcile_at, payment.updated_at)
+    noted = (payment.reconcile_attempts, payment.next_check_at, payment.updated_at)
     payment.record_bank_acceptance("r", START)
-    assert ((1, START, CREATED_AT), (0, None)) == (
+    assert ((1, START, CREATED_AT), (0, START)) == (
         noted,
-        (payment.reconcile_attempts, payment.next_reconcile_at),
+        (payment.reconcile_attempts, payment.next_check_at),
     )
 
 

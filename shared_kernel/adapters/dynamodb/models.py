@@ -22,10 +22,12 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.constants import STRING
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-OPEN_PAYMENTS_INDEX = "open-payments-index"
+OPEN_PAYMENTS_INDEX = "open-payments-by-next-check"
+# The one hash key value of the open-payments index (see OpenPaymentsIndex on its limit).
+OPEN_SHARD = "open"
 MERCHANT_PREFIX = "merchant#"
 API_KEY_PREFIX = "apikey#"
 API_KEY_ACTIVE = "active"
@@ -78,14 +80,29 @@ class PrefixedKeyAttribute(Attribute[str]):
 class OpenPaymentsIndex(  # type: ignore[no-untyped-call,unused-ignore]
     GlobalSecondaryIndex["PaymentModel"]
 ):
-    """Sparse index of payments that are not final yet, oldest change first (the reconciler's)."""
+    """Sparse index of the payments that are not final, by when the reconciler should next
+    look at them (the reconciler's only way in: a Query, never a Scan).
+
+    Keys only: a Query returns payment ids and the reconciler reads each item strongly
+    consistent before acting. Neither key changes on the normal path (`open_shard` is set
+    when the payment is stored and removed when it is final; `next_check_at` moves only when
+    the reconciler reschedules), and an update that changes no key writes nothing to a
+    KEYS_ONLY index: a payment costs two index writes, its entry and its removal.
+
+    One hash key value takes about 1,000 write units a second on a GSI partition, and
+    `next_check_at` grows with time, so DynamoDB cannot split the value's writes for heat:
+    the index carries about 500 payments a second (two writes each), and a throttled index
+    throttles the table's own writes. Past that, shard: `open_shard` = `open#<n>` with n
+    from the payment id (e.g. its first hex digit mod N), and the reconciler queries each of
+    the N values.
+    """
 
     class Meta:
         index_name = OPEN_PAYMENTS_INDEX
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
-    open_status = UnicodeAttribute(hash_key=True)
-    updated_at = TimestampAttribute(range_key=True)
+    open_shard = UnicodeAttribute(hash_key=True)
+    next_check_at = TimestampAttribute(range_key=True)
 
 
 class PaymentModel(Model):
@@ -115,15 +132,15 @@ class PaymentModel(Model):
     card_fingerprint = UnicodeAttribute(null=True)
     created_at = TimestampAttribute()
     updated_at = TimestampAttribute()
-    # The status while the payment is pending or processing, absent once it is final: only
+    # OPEN_SHARD while the payment is pending or processing, absent once it is final: only
     # open payments are in the index, so the reconciler never reads settled ones.
-    open_status = UnicodeAttribute(null=True)
+    open_shard = UnicodeAttribute(null=True)
     # Optimistic locking: 0 when added, +1 per update; every update is conditional on it.
     version = NumberAttribute(default=0)
-    # The reconciler's schedule in the current status (absent until it first acts): how many
-    # times it acted without progress, and when it may act next.
+    # The reconciler's schedule in the current status (attempts absent until it first acts
+    # without progress) and, while the payment is open, when it should next look at it.
     reconcile_attempts = NumberAttribute(null=True)
-    next_reconcile_at = TimestampAttribute(null=True)
+    next_check_at = TimestampAttribute(null=True)
 
     open_payments = OpenPaymentsIndex()
 

@@ -2,7 +2,8 @@
 
 Writes are conditional: `add` never overwrites a payment, `save` succeeds only if the item
 still has the version that was read (optimistic locking), and removes every attribute that
-became empty (the sealed card once the bank has the payment, `open_status` once it is final).
+became empty (the sealed card once the bank has the payment, `open_shard` and
+`next_check_at` once it is final: that takes it out of the reconciler's index).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from uuid import UUID
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from shared_kernel.adapters.dynamodb.models import PaymentModel
+from shared_kernel.adapters.dynamodb.models import OPEN_SHARD, PaymentModel
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
 from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
 from shared_kernel.domain.money import Money
@@ -34,10 +35,10 @@ MUTABLE_ATTRIBUTES = (
     "failure_reason",
     "bank_reference",
     "sealed_card",
-    "open_status",
+    "open_shard",
     "updated_at",
     "reconcile_attempts",
-    "next_reconcile_at",
+    "next_check_at",
 )
 
 
@@ -62,10 +63,10 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         card_fingerprint=payment.card_fingerprint,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
-        open_status=None if payment.status.is_final else payment.status.value,
+        open_shard=None if payment.status.is_final else OPEN_SHARD,
         version=payment.version,
         reconcile_attempts=payment.reconcile_attempts or None,
-        next_reconcile_at=payment.next_reconcile_at,
+        next_check_at=payment.next_check_at,
     )
 
 
@@ -92,7 +93,7 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
         card_fingerprint=item.card_fingerprint,
         version=int(item.version),
         reconcile_attempts=int(item.reconcile_attempts or 0),
-        next_reconcile_at=item.next_reconcile_at,
+        next_check_at=item.next_check_at,
     )
 
 
@@ -142,33 +143,23 @@ class DynamoPaymentRepository:
             raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
         payment.version += 1
 
-    def open_payments(
-        self,
-        status: PaymentStatus,
-        updated_before: datetime,
-        limit: int,
-        due_at: datetime | None = None,
-    ) -> Iterator[PaymentRequest]:
-        """Payments still in `status` (pending or processing) last changed before a time,
-        oldest first, at most `limit`: a Query on the sparse open-payments index.
+    def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
+        """Open payments whose next check is due at `due_at`, earliest first, at most `limit`.
 
-        With `due_at`, only those the reconciler may act on then (no `next_reconcile_at`, or
-        one not after `due_at`): a filter on the same Query, which pages on until `limit`.
+        A Query on the sparse keys-only index (`open_shard = :open AND next_check_at <= :due`)
+        finds their ids; each is then read with a strongly consistent GetItem just before it
+        is yielded (the index is eventually consistent, and the caller acts on each in turn).
+        One deleted since it was found is skipped; one settled or rescheduled since is
+        yielded as it now is, for the caller to check.
         """
-        if status.is_final:
-            raise ValueError("only pending and processing payments are indexed")
-        due = None
-        if due_at is not None:
-            due = PaymentModel.next_reconcile_at.does_not_exist() | (
-                PaymentModel.next_reconcile_at <= due_at
-            )
-        items = PaymentModel.open_payments.query(
-            status.value,
-            PaymentModel.updated_at < updated_before,
-            filter_condition=due,
-            limit=limit,
+        keys = PaymentModel.open_payments.query(
+            OPEN_SHARD, PaymentModel.next_check_at <= due_at, limit=limit
         )
-        return (to_domain(item) for item in items)
+        for key in keys:
+            try:
+                yield self.get(UUID(key.payment_id))
+            except PaymentNotFound:
+                continue
 
 
 def _value_or_none(value: DeclineReason | FailureReason | None) -> str | None:
