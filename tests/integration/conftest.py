@@ -204,3 +204,37 @@ def _no_proxy_for_localhost() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NO_PROXY", ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1"])))
         yield
+
+
+@dataclass
+class DynamoRequests:
+    """The DynamoDB requests PynamoDB's client made, as (operation, parameters)."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+
+    def operations(self) -> list[str]:
+        """The operation names, in order."""
+        return [operation for operation, _ in self.calls]
+
+    def updated_attributes(self) -> list[set[str]]:
+        """For each UpdateItem, the attribute names its expressions touch."""
+        return [
+            set(params.get("ExpressionAttributeNames", {}).values())
+            for operation, params in self.calls
+            if operation == "UpdateItem"
+        ]
+
+
+@pytest.fixture
+def dynamodb_requests(tables: Tables) -> DynamoRequests:
+    """Record every request the payments model's (PynamoDB's) client makes in this test."""
+    from shared_kernel.adapters.dynamodb.models import PaymentModel
+
+    recorded = DynamoRequests([])
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        recorded.calls.append((model.name, dict(params)))
+
+    client = PaymentModel._get_connection().connection.client
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    return recorded

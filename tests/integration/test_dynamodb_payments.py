@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD
-from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+from shared_kernel.adapters.dynamodb.payments import MUTABLE_ATTRIBUTES, DynamoPaymentRepository
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
 from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
 from shared_kernel.domain.money import Money
@@ -22,7 +22,7 @@ from shared_kernel.domain.payment import (
     PaymentStatus,
 )
 
-from .conftest import ClientFactory, Tables
+from .conftest import ClientFactory, DynamoRequests, Tables
 
 pytestmark = pytest.mark.integration
 
@@ -273,3 +273,62 @@ def test_open_payments_finds_only_open_payments_due_earliest_first(
     entries = index_entries()
     open_ids = {str(p.id) for p in [*pending_due, pending_later, processing_due]}
     assert (open_ids, [INDEX_KEYS] * 5) == (set(entries), [set(e) for e in entries.values()])
+
+
+def test_save_writes_only_the_attributes_that_changed(
+    repository: DynamoPaymentRepository, raw_item: Any, dynamodb_requests: DynamoRequests
+) -> None:
+    """A payment read, then acknowledged by the bank, is saved with one UpdateItem naming
+    exactly the stored attributes that change (the version among them); it reads back equal."""
+    added = a_payment()
+    repository.add(added)
+    payment = repository.get(added.id)
+    before = raw_item(payment.id)
+
+    payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
+    repository.save(payment)
+
+    assert [changed_attributes(before, raw_item(payment.id))] == (
+        dynamodb_requests.updated_attributes()
+    )
+    assert {"status", "sealed_card", "version"} <= dynamodb_requests.updated_attributes()[0]
+    assert payment == repository.get(payment.id)
+
+
+def test_successive_saves_each_write_only_their_own_change(
+    repository: DynamoPaymentRepository, raw_item: Any, dynamodb_requests: DynamoRequests
+) -> None:
+    """A second save of the same payment names only what changed since the first."""
+    payment = a_payment()
+    repository.add(payment)
+    payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
+    repository.save(payment)
+    before = raw_item(payment.id)
+
+    payment.apply(Outcome(PaymentStatus.SUCCEEDED), LATER + timedelta(seconds=1))
+    repository.save(payment)
+
+    expected = changed_attributes(before, raw_item(payment.id))
+    assert expected == dynamodb_requests.updated_attributes()[-1]
+    assert set() == {"bank_reference", "sealed_card"} & expected
+    assert payment == repository.get(payment.id)
+
+
+def test_a_save_without_the_stored_values_writes_every_mutable_attribute(
+    repository: DynamoPaymentRepository, dynamodb_requests: DynamoRequests
+) -> None:
+    """A payment this repository did not read (its stored values unknown) gets every mutable
+    attribute written, still conditioned on its version; it reads back equal."""
+    payment = a_payment()
+    DynamoPaymentRepository().add(payment)
+
+    payment.apply(Outcome(PaymentStatus.DECLINED, DeclineReason.DO_NOT_HONOR), LATER)
+    repository.save(payment)
+
+    assert [{"version", *MUTABLE_ATTRIBUTES}] == dynamodb_requests.updated_attributes()
+    assert payment == repository.get(payment.id)
+
+
+def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The names of the attributes a write added, removed or changed in a stored item."""
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}

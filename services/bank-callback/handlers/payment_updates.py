@@ -20,6 +20,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     app = gateway()
     update = verified_update(event, app.callback_secrets(), time.time())
     logger.append_keys(payment_id=str(update.payment_id), merchant_id=str(update.merchant_id))
-    changed = app.apply_bank_update(update)
-    logger.info("bank update", extra={"status": update.outcome.status, "changed": changed})
+    # The use case logs the update once ("bank update applied" / "already applied").
+    app.apply_bank_update(update)
     return respond(200, {"received": True})

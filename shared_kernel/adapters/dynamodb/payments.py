@@ -4,14 +4,24 @@ Writes are conditional: `add` never overwrites a payment, `save` succeeds only i
 still has the version that was read (optimistic locking), and removes every attribute that
 became empty (the sealed card once the bank has the payment, `open_shard` and
 `next_check_at` once it is final: that takes it out of the reconciler's index).
+
+`save` writes only the mutable attributes that differ from what is stored at the version it
+is conditioned on: the repository remembers the stored values of `MUTABLE_ATTRIBUTES` per
+(payment id, version) it read or wrote, in a small bounded map. The version condition makes
+that safe (the item at one version has one set of values); a payment whose stored values
+are not remembered gets every mutable attribute written, as before.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from pynamodb.constants import NONE
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
@@ -40,6 +50,17 @@ MUTABLE_ATTRIBUTES = (
     "reconcile_attempts",
     "next_check_at",
 )
+# How many (payment id, version) snapshots of stored values a repository keeps: a Lambda
+# container handles at most a batch of payments at a time, so this is plenty.
+STORED_VALUES_CAPACITY = 512
+
+# The values of MUTABLE_ATTRIBUTES as an item holds them, in that order.
+StoredValues = tuple[Any, ...]
+
+
+def stored_values(item: PaymentModel) -> StoredValues:
+    """The mutable attributes' values of a storage item, in MUTABLE_ATTRIBUTES order."""
+    return tuple(getattr(item, name) for name in MUTABLE_ATTRIBUTES)
 
 
 def to_item(payment: PaymentRequest) -> PaymentModel:
@@ -100,17 +121,25 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
 class DynamoPaymentRepository:
     """Payments in the payments table, one item per payment, versioned."""
 
+    def __init__(self, stored_values_capacity: int = STORED_VALUES_CAPACITY) -> None:
+        # (payment id, version) -> the stored values of MUTABLE_ATTRIBUTES at that version.
+        self._stored: OrderedDict[tuple[UUID, int], StoredValues] = OrderedDict()
+        self._capacity = stored_values_capacity
+        self._lock = threading.Lock()  # the forwarder reads and saves from several threads
+
     def add(self, payment: PaymentRequest) -> None:
         """Store a new payment (PutItem if attribute_not_exists(payment_id)).
 
         Raises ConcurrentUpdate if a payment with this id is already stored.
         """
+        item = to_item(payment)
         try:
-            to_item(payment).save(condition=PaymentModel.payment_id.does_not_exist())
+            item.save(condition=PaymentModel.payment_id.does_not_exist())
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 raise ConcurrentUpdate(f"payment {payment.id} already exists") from error
             raise
+        self._remember(payment.id, payment.version, stored_values(item))
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id (strongly consistent read); raises PaymentNotFound."""
@@ -118,7 +147,7 @@ class DynamoPaymentRepository:
             item = PaymentModel.get(str(payment_id), consistent_read=True)
         except PaymentModel.DoesNotExist:
             raise PaymentNotFound(str(payment_id)) from None
-        return to_domain(item)
+        return self._loaded(item)
 
     def save(self, payment: PaymentRequest) -> None:
         """Write what changed (UpdateItem if version = payment.version), then bump the version.
@@ -126,22 +155,33 @@ class DynamoPaymentRepository:
         Raises ConcurrentUpdate when someone else wrote first, PaymentNotFound if the
         payment was never added. Attributes that became None are REMOVEd from the item.
         """
-        item = to_item(payment)
+        values = stored_values(to_item(payment))
+        before = self._recall(payment.id, payment.version)
         attributes = PaymentModel.get_attributes()
         actions: list[Action] = [PaymentModel.version.add(1)]
-        for name in MUTABLE_ATTRIBUTES:
-            value = getattr(item, name)
+        for index, name in enumerate(MUTABLE_ATTRIBUTES):
+            value = values[index]
+            if before is not None and before[index] == value:
+                continue
             attribute = attributes[name]
             actions.append(attribute.remove() if value is None else attribute.set(value))
         try:
-            item.update(actions=actions, condition=PaymentModel.version == payment.version)
+            # No ReturnValues: the caller has the new state already.
+            PaymentModel._get_connection().update_item(
+                str(payment.id),
+                actions=actions,
+                condition=PaymentModel.version == payment.version,
+                return_values=NONE,
+            )
         except UpdateError as error:
             if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
                 raise
             # Rare path: one more read tells a lost race from a payment that is not there.
             self.get(payment.id)
             raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
+        self._forget(payment.id, payment.version)
         payment.version += 1
+        self._remember(payment.id, payment.version, values)
 
     def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
         """Open payments whose next check is due at `due_at`, earliest first, at most `limit`.
@@ -160,6 +200,26 @@ class DynamoPaymentRepository:
                 yield self.get(UUID(key.payment_id))
             except PaymentNotFound:
                 continue
+
+    def _loaded(self, item: PaymentModel) -> PaymentRequest:
+        payment = to_domain(item)
+        self._remember(payment.id, payment.version, stored_values(item))
+        return payment
+
+    def _remember(self, payment_id: UUID, version: int, values: StoredValues) -> None:
+        with self._lock:
+            self._stored[(payment_id, version)] = values
+            self._stored.move_to_end((payment_id, version))
+            while len(self._stored) > self._capacity:
+                self._stored.popitem(last=False)
+
+    def _recall(self, payment_id: UUID, version: int) -> StoredValues | None:
+        with self._lock:
+            return self._stored.get((payment_id, version))
+
+    def _forget(self, payment_id: UUID, version: int) -> None:
+        with self._lock:
+            self._stored.pop((payment_id, version), None)
 
 
 def _value_or_none(value: DeclineReason | FailureReason | None) -> str | None:
