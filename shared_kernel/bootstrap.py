@@ -261,7 +261,7 @@ class Gateway:
             self.queue,
             self.bank,
             self.clock,
-            forward=self.forward_payment,
+            forward=lambda: self.forward_payment,
             pending_after=timedelta(seconds=s.reconcile_pending_after_s),
             processing_after=timedelta(seconds=s.reconcile_processing_after_s),
             backoff=Backoff(s.reconcile_backoff_base_s, s.reconcile_backoff_cap_s),

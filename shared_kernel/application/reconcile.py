@@ -88,7 +88,9 @@ class Reconcile:
     clock: Clock
     # The give-up path for pending payments past `max_requeues`; without it they are
     # requeued for ever.
-    forward: ForwardPayment | None = None
+    # Forwarding a stuck payment directly (its card unsealed with KMS): built on first use,
+    # since most passes never need it and a cold start need not pay for its KMS client.
+    forward: Callable[[], ForwardPayment] | None = None
     pending_after: timedelta = timedelta(seconds=30)
     processing_after: timedelta = timedelta(seconds=60)
     batch_limit: int = 500
@@ -144,7 +146,7 @@ class Reconcile:
         )
         message = QueuedPayment(payment.id, payment.merchant_id, _correlation(payment))
         try:
-            result = self.forward(message, final_attempt=True)
+            result = self.forward()(message, final_attempt=True)
         except BankUnavailable:
             # Not even the bank's status could be read: try again later.
             report.unreachable += 1

@@ -46,7 +46,7 @@ def reconcile(
         queue,
         bank,
         clock,
-        forward=ForwardPayment(repository, bank, cipher, clock),
+        forward=lambda: ForwardPayment(repository, bank, cipher, clock),
         backoff=BACKOFF,
         max_requeues=3,
         max_checks=4,
