@@ -52,6 +52,13 @@ def api_sampling_rule() -> tuple[float, int]:
     return 0.05, 1  # X-Ray's default rule
 
 
+def _secret_count() -> int:
+    from bench.common import resources_template
+
+    kinds = [r["Type"] for r in resources_template().values()]
+    return kinds.count("AWS::SecretsManager::Secret")
+
+
 def traces_per_payment(requests_per_payment: float, rate: float, reservoir: int) -> float:
     """Traces X-Ray records per payment: in each second the first `reservoir` requests,
     then `rate` of the rest, at MONTHLY_PAYMENTS spread evenly over the month (Poisson)."""
@@ -161,6 +168,7 @@ def per_million(measured: dict[str, Any], memory_mb: dict[str, int]) -> dict[str
         invocations.values()
     )
     api_rate, api_reservoir = api_sampling_rule()
+    secrets = _secret_count()
     traces = traces_per_payment(api_requests, api_rate, api_reservoir) + traces_per_payment(
         invocations["forward"], LAMBDA_XRAY_RATE, LAMBDA_XRAY_RESERVOIR
     )
@@ -207,8 +215,8 @@ def per_million(measured: dict[str, Any], memory_mb: dict[str, int]) -> dict[str
         },
         "fixed_monthly_usd": {
             "KMS key": prices.KMS_PER_KEY_MONTH,
-            "Secrets Manager secrets (3)": 3 * prices.SECRETS_PER_SECRET_MONTH,
-            "reconciler (every minute, 2 Query)": 43_200
+            f"Secrets Manager secrets ({secrets})": secrets * prices.SECRETS_PER_SECRET_MONTH,
+            "reconciler (every minute, 1 Query)": 43_200
             * (
                 prices.LAMBDA_PER_REQUEST
                 + math.ceil(warm["reconcile"]["median_ms"])
@@ -216,7 +224,7 @@ def per_million(measured: dict[str, Any], memory_mb: dict[str, int]) -> dict[str
                 * memory_mb["reconcile"]
                 / 1024
                 * prices.LAMBDA_PER_GB_SECOND
-                + 2 * prices.DYNAMODB_PER_RRU / 2
+                + prices.DYNAMODB_PER_RRU / 2
             ),
         },
         "what_if": {
