@@ -206,6 +206,15 @@ class Simulator:
         result: dict[str, Any] = response.json()
         return result
 
+    def charges(self, payment_id: str) -> int:
+        """How many times the payment was charged; 0 while the bank has not received it."""
+        response = self.client.get(f"/_sim/payments/{payment_id}")
+        if response.status_code == 404:
+            return 0
+        assert 200 == response.status_code, response.text
+        charges: int = response.json()["charges"]
+        return charges
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self.client.get("/_sim/stats").json()
         return result
@@ -873,7 +882,8 @@ def test_sigterm_stops_promptly_with_pending_work(
 
         holder = threading.Thread(target=post_and_wait, daemon=True)
         holder.start()
-        assert wait_for(lambda: simulator.record(payment_id)["charges"] == 1)
+        # The POST runs in another thread: the bank may not have received it yet.
+        assert wait_for(lambda: simulator.charges(payment_id) == 1)
 
         started = time.monotonic()
         exit_code = stop_simulator(simulator)
