@@ -7,17 +7,15 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shared_kernel import contracts
 from shared_kernel.adapters import apigateway
 from shared_kernel.adapters.apigateway import (
     JSON_HEADERS,
     HttpError,
     header,
 )
-from shared_kernel.application.idempotent_submit import IdempotentAnswer
 from shared_kernel.application.ports import StoredAnswer
 from shared_kernel.domain.errors import (
     FieldError,
@@ -28,6 +26,9 @@ from shared_kernel.domain.errors import (
 )
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import PaymentRequest, PaymentStatus, draft_errors
+
+if TYPE_CHECKING:
+    from shared_kernel.application.idempotent_submit import IdempotentAnswer
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # SPEC §3: 1 to 255 printable ASCII characters (0x20-0x7E).
@@ -108,6 +109,9 @@ def correlation_id(event: Mapping[str, Any]) -> str:
 
 def submission_errors(body: object, today: date) -> list[FieldError]:
     """Every failing field of a submit body: the contract's rules, then the domain's."""
+    # Imported here: only submissions validate a body (the status read never does).
+    from shared_kernel import contracts
+
     found = {e.field: e for e in contracts.validate("submit-payment-request", body)}
     if isinstance(body, Mapping):
         for error in draft_errors(body, today):
@@ -146,8 +150,10 @@ def created_answer(payment: PaymentRequest) -> StoredAnswer:
 
 def respond_answer(answer: StoredAnswer | IdempotentAnswer) -> dict[str, Any]:
     """A Lambda proxy response for an answer; a replayed one says `Idempotent-Replayed: true`."""
-    replayed = isinstance(answer, IdempotentAnswer) and answer.replayed
-    stored = answer.answer if isinstance(answer, IdempotentAnswer) else answer
+    if isinstance(answer, StoredAnswer):
+        stored, replayed = answer, False
+    else:
+        stored, replayed = answer.answer, answer.replayed
     headers = {**JSON_HEADERS, **stored.headers}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
