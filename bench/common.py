@@ -22,7 +22,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-OSLS = ROOT / "node_modules" / ".bin" / "osls"
 RESOURCES_YML = ROOT / "services" / "resources" / "serverless.yml"
 REGION = "eu-west-1"
 STAGE = "local"

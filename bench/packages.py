@@ -1,17 +1,15 @@
-"""Each function service's deployment package: `osls package --stage local` (as
-tests/packaging does), zipped size against the 10 MB target."""
+"""Each function service's deployment package: `osls package --stage local`
+(`local.deploy.osls_package`, as tests/packaging does), zipped size against the 10 MB
+target."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import OSLS, ROOT
+from local.deploy import osls_package
 
 SERVICES = ("merchant-api", "bank-forwarder", "bank-callback")
 MAX_ZIP_BYTES = 10 * 1024 * 1024
@@ -32,24 +30,7 @@ def package(service: str, out: Path, attempts: int = 3) -> Path:
 
 
 def _package_once(service: str, out: Path) -> Path:
-    venv_bin = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PYTHON_BIN": sys.executable,
-        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-    }
-    env.pop("AWS_ENDPOINT_URL", None)
-    result = subprocess.run(  # noqa: S603 - the repository's own osls
-        [str(OSLS), "package", "--stage", "local", "--package", str(out)],
-        cwd=ROOT / "services" / service,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = osls_package(service, out)
     if result.returncode != 0:
         raise RuntimeError(f"osls package {service} failed:\n{result.stdout[-2000:]}")
     (archive,) = out.glob(f"{service}.zip")

@@ -6,21 +6,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from local.stack import OSLS, ROOT, STAGE
 
 ORDER = ("resources", "merchant-api", "bank-forwarder", "bank-callback")
 
 
-def main() -> None:
-    """Deploy each service; stop at the first failure."""
+def osls_env() -> dict[str, str]:
+    """The environment osls runs in: this interpreter builds the Python packages (its folder
+    first on PATH), test credentials unless some are set, and no AWS_ENDPOINT_URL
+    (serverless-localstack points the SDK itself)."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
         "PYTHON_BIN": sys.executable,
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     }
-    env.pop("AWS_ENDPOINT_URL", None)  # serverless-localstack points the SDK itself
+    env.pop("AWS_ENDPOINT_URL", None)
+    return env
+
+
+def osls_package(service: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """`osls package --stage local` of `service` into `out`, its output captured."""
+    return subprocess.run(
+        [str(OSLS), "package", "--stage", STAGE, "--package", str(out)],
+        cwd=ROOT / "services" / service,
+        env=osls_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def main() -> None:
+    """Deploy each service; stop at the first failure."""
+    env = osls_env()
     for service in ORDER:
         print(f"== {service}", flush=True)
         result = subprocess.run(

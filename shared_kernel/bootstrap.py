@@ -65,6 +65,7 @@ class Gateway:
     def __post_init__(self) -> None:
         self.clock = SystemClock()
         self._session: Any = None
+        self._tables_bound = False
 
     def client(self, service: str, **config_options: Any) -> Any:
         """A botocore client for `service`, sharing one botocore session; short timeouts,
@@ -102,19 +103,17 @@ class Gateway:
     @cached_property
     def payments(self) -> DynamoPaymentRepository:
         """The payments table."""
-        from shared_kernel.adapters.dynamodb.models import bind_tables
         from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 
-        self._bind_tables(bind_tables)
+        self._bind_tables()
         return DynamoPaymentRepository()
 
     @cached_property
     def merchants(self) -> DynamoMerchantDirectory:
         """The merchants table (merchants and their API key hashes)."""
         from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
-        from shared_kernel.adapters.dynamodb.models import bind_tables
 
-        self._bind_tables(bind_tables)
+        self._bind_tables()
         return DynamoMerchantDirectory()
 
     @cached_property
@@ -131,11 +130,17 @@ class Gateway:
         )
         return DynamoIdempotencyStore()
 
-    def _bind_tables(self, bind_tables: Any) -> None:
+    def _bind_tables(self) -> None:
+        """Point the payments and merchants models at their tables, once per Gateway."""
+        if self._tables_bound:
+            return
+        from shared_kernel.adapters.dynamodb.models import bind_tables
+
         s = self.settings
         bind_tables(
             s.payments_table, s.merchants_table, s.region, s.aws_endpoint_url, client=self.dynamodb
         )
+        self._tables_bound = True
 
     @cached_property
     def dynamodb(self) -> Any:

@@ -69,31 +69,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         local.stop()
 
 
+def _client(port: int, timeout: float) -> Iterator[httpx.Client]:
+    """An HTTP client for a local server, closed when the session ends."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def api(stack: LocalStack) -> Iterator[httpx.Client]:
     """An HTTP client for the merchant API."""
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{stack.ports.merchant_api}", timeout=30
-    ) as client:
-        yield client
+    yield from _client(stack.ports.merchant_api, timeout=30)
 
 
 @pytest.fixture(scope="session")
 def bank(stack: LocalStack) -> Iterator[httpx.Client]:
     """An HTTP client for the bank simulator (its test-only records)."""
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{stack.ports.bank_simulator}", timeout=10
-    ) as client:
-        yield client
+    yield from _client(stack.ports.bank_simulator, timeout=10)
 
 
 @pytest.fixture(scope="session")
 def callback_api(stack: LocalStack) -> Iterator[httpx.Client]:
     """An HTTP client for the bank callback API."""
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{stack.ports.callback_api}", timeout=10
-    ) as client:
-        yield client
+    yield from _client(stack.ports.callback_api, timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ with its contracts, and no AWS SDK; cfn-lint checks each generated template."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -13,34 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from local.deploy import osls_package as package
 from tests.packaging.template_checks import least_privilege_problems, stage_throttling
 
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
-OSLS = ROOT / "node_modules" / ".bin" / "osls"
 MAX_ZIP_BYTES = 10 * 1024 * 1024
-
-
-def package(service: str, out: Path) -> subprocess.CompletedProcess[str]:
-    """Run `osls package --stage local` for `service` into `out`."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PYTHON_BIN": sys.executable,
-        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-    }
-    env.pop("AWS_ENDPOINT_URL", None)
-    return subprocess.run(
-        [str(OSLS), "package", "--stage", "local", "--package", str(out)],
-        cwd=ROOT / "services" / service,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def cfn_lint(template: Path) -> str:

@@ -22,7 +22,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from shared_kernel.adapters.dynamodb.models import use_client
+from shared_kernel.adapters.dynamodb.models import bind_model
 from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
@@ -60,27 +60,10 @@ class IdempotencyModel(Model):
 
 
 def bind_idempotency_table(
-    table_name: str,
-    region: str,
-    host: str | None,
-    *,
-    client: Any = None,
-    connect_timeout_seconds: int = 2,
-    read_timeout_seconds: int = 5,
+    table_name: str, region: str, host: str | None, *, client: Any = None
 ) -> None:
-    """Point the model at its table (and endpoint), with short timeouts; drops the connection.
-
-    With `client`, the model sends through it (see `models.use_client`).
-    """
-    meta = IdempotencyModel.Meta
-    meta.table_name = table_name
-    meta.region = region
-    meta.host = host
-    meta.connect_timeout_seconds = connect_timeout_seconds  # type: ignore[attr-defined]
-    meta.read_timeout_seconds = read_timeout_seconds  # type: ignore[attr-defined]
-    IdempotencyModel._connection = None
-    if client is not None:
-        use_client(IdempotencyModel, client)
+    """Point the model at its table (and endpoint): see `models.bind_model`."""
+    bind_model(IdempotencyModel, table_name, region, host, client=client)
 
 
 def to_record(item: IdempotencyModel) -> IdempotencyRecord:

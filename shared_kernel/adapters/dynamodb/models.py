@@ -186,30 +186,38 @@ def bind_tables(
     host: str | None,
     *,
     client: Any = None,
+) -> None:
+    """Point the payments and merchants models at their tables: see `bind_model`."""
+    bind_model(PaymentModel, payments_table, region, host, client=client)
+    bind_model(MerchantModel, merchants_table, region, host, client=client)
+    bind_model(ApiKeyModel, merchants_table, region, host, client=client)
+
+
+def bind_model(
+    model: type[Model],
+    table_name: str,
+    region: str,
+    host: str | None,
+    *,
+    client: Any = None,
     connect_timeout_seconds: int = 2,
     read_timeout_seconds: int = 5,
 ) -> None:
-    """Point the models at their tables (and endpoint); drops any cached connection.
+    """Point a model at its table (and endpoint); drops any cached connection.
 
-    With `client` (a botocore DynamoDB client), every model sends through it: see
-    `use_client`. Without, each model builds its own, with timeouts replacing PynamoDB's
-    defaults (15 s and 30 s), which would outlast the API Gateway's 29 s limit on a single
-    stuck call.
+    With `client` (a botocore DynamoDB client), the model sends through it: see
+    `use_client`. Without, it builds its own, with timeouts replacing PynamoDB's defaults
+    (15 s and 30 s), which would outlast the API Gateway's 29 s limit on a single stuck call.
     """
-    models: tuple[tuple[type[Model], str], ...] = (
-        (PaymentModel, payments_table),
-        (MerchantModel, merchants_table),
-        (ApiKeyModel, merchants_table),
-    )
-    for model, table_name in models:
-        model.Meta.table_name = table_name
-        model.Meta.region = region
-        model.Meta.host = host
-        model.Meta.connect_timeout_seconds = connect_timeout_seconds
-        model.Meta.read_timeout_seconds = read_timeout_seconds
-        model._connection = None
-        if client is not None:
-            use_client(model, client)
+    meta: Any = model.Meta
+    meta.table_name = table_name
+    meta.region = region
+    meta.host = host
+    meta.connect_timeout_seconds = connect_timeout_seconds
+    meta.read_timeout_seconds = read_timeout_seconds
+    model._connection = None
+    if client is not None:
+        use_client(model, client)
 
 
 def use_client(model: type[Model], client: Any) -> None:
