@@ -234,10 +234,18 @@ class LocalStack:
         self._say(f"all parts up in {time.monotonic() - started:.1f}s")
 
     def _start_emulator(self) -> None:
-        self._say(f"AWS emulator (moto server) on {self.endpoint}")
+        self._say(f"AWS emulator (moto server, local/emulator.py) on {self.endpoint}")
         self._spawn(
             "aws-emulator",
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws_emulator)],
+            [
+                str(VENV_BIN / "python"),
+                "-m",
+                "local.emulator",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.ports.aws_emulator),
+            ],
             ROOT,
             {**os.environ},
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -140,20 +139,15 @@ def upstream() -> Iterator[ScriptedUpstream]:
     server.close()
 
 
-def _moto_server_binary() -> str:
-    beside_python = Path(sys.executable).parent / "moto_server"
-    found = str(beside_python) if beside_python.exists() else shutil.which("moto_server")
-    assert found is not None, "moto_server is not installed (make install)"
-    return found
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server on a free port for this test session; stopped by process id."""
+    """The local stack's AWS emulator (moto server, `local.emulator`) on a free port for
+    this test session; stopped by process id."""
     port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     process = subprocess.Popen(
-        [_moto_server_binary(), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "local.emulator", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -161,7 +155,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {process.returncode}")
+                raise RuntimeError(f"the emulator exited with {process.returncode}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
                 conn.request("GET", "/moto-api/")
