@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
 AWS_EMULATOR_PORT ?= 4566
 
-.PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile deploy-local package bench clean
+.PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile deploy-local package bench lock clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -37,7 +37,12 @@ unit: install
 soak: install
 	RELIABILITY_SCALE=$${RELIABILITY_SCALE:-10} $(PY) -m pytest -m reliability tests/reliability
 
+# A lock file names packages and versions only: an index, find-links or trusted-host option
+# would carry one machine's setup (a local folder, a mirror) into every clone.
+LOCK_OPTIONS := ^[[:space:]]*(-i|-f|--index-url|--extra-index-url|--find-links|--trusted-host)([[:space:]=]|$$)
+
 lint: install
+	@! grep -nE '$(LOCK_OPTIONS)' requirements/*.txt || { echo "lock files must not name an index or find-links (make lock)"; exit 1; }
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) contracts/build_openapi.py --check
@@ -73,6 +78,12 @@ package: install
 ## bench: performance and cost figures (SPEC §7) in one table + bench/results.json
 bench: install
 	$(PY) -m bench
+
+## lock: re-pin requirements/*.txt from requirements/*.in (no index or find-links options)
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --no-header --no-emit-index-url --no-emit-find-links --allow-unsafe --strip-extras
+lock: install
+	$(PIP_COMPILE) -o requirements/runtime.txt requirements/runtime.in
+	$(PIP_COMPILE) -o requirements/dev.txt requirements/dev.in
 
 clean:
 	rm -rf $(VENV) node_modules .local services/*/.serverless
