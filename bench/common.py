@@ -3,7 +3,6 @@ created from the resources service's template, and fake Lambda contexts."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -22,7 +21,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-RESOURCES_YML = ROOT / "services" / "resources" / "serverless.yml"
 REGION = "eu-west-1"
 STAGE = "local"
 PREFIX = f"gateway-{STAGE}"
@@ -113,36 +111,11 @@ def moto_server(log: Path) -> Iterator[str]:
         stop_process(process)
 
 
-class _CfnLoader:
-    """A YAML loader that reads CloudFormation's short tags (!Sub, !GetAtt, !Ref) as plain
-    values: the bench needs names and properties, not intrinsic functions."""
-
-    @staticmethod
-    def load(text: str) -> Any:
-        import yaml  # type: ignore[import-untyped,unused-ignore]
-
-        class Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
-            pass
-
-        def tag(loader: Any, suffix: str, node: Any) -> Any:
-            if isinstance(node, yaml.ScalarNode):
-                return loader.construct_scalar(node)
-            if isinstance(node, yaml.SequenceNode):
-                return loader.construct_sequence(node)
-            return loader.construct_mapping(node)
-
-        Loader.add_multi_constructor("!", tag)
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
-
-
 def resources_template() -> dict[str, Any]:
-    """`resources.Resources` of services/resources/serverless.yml, names resolved for the
-    local stage."""
-    text = RESOURCES_YML.read_text(encoding="utf-8")
-    text = text.replace("${self:custom.prefix}", PREFIX).replace("${sls:stage}", STAGE)
-    document = _CfnLoader.load(text)
-    resources: dict[str, Any] = document["resources"]["Resources"]
-    return resources
+    """The resources service's resources by logical id, names resolved for the local stage."""
+    from local.cloudformation import gateway_resources
+
+    return gateway_resources(STAGE)
 
 
 @dataclass
@@ -173,6 +146,9 @@ def create_resources(endpoint: str) -> Resources:
     """Create every table, queue, KMS key/alias and secret the resources template declares."""
     import boto3
 
+    from local.cloudformation import DYNAMODB_TABLE, SQS_QUEUE, of_type
+    from local.template_resources import create_queues, create_table
+
     session = boto3.session.Session(
         region_name=REGION,
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -183,61 +159,27 @@ def create_resources(endpoint: str) -> Resources:
     kms = session.client("kms", endpoint_url=endpoint)
     secrets = session.client("secretsmanager", endpoint_url=endpoint)
     template = resources_template()
-    queue_urls: dict[str, str] = {}
-    queue_arns: dict[str, str] = {}
-    key_ids: dict[str, str] = {}
-    # Queues without a redrive policy first, so dead-letter targets exist.
-    ordered = sorted(
-        template.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {})
-    )
-    for logical_id, resource in ordered:
-        kind = resource["Type"]
-        props = resource.get("Properties", {})
-        if kind == "AWS::DynamoDB::Table":
-            arguments: dict[str, Any] = {
-                "TableName": props["TableName"],
-                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "KeySchema": props["KeySchema"],
-            }
-            if "GlobalSecondaryIndexes" in props:
-                arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            dynamodb.create_table(**arguments)
-        elif kind == "AWS::SQS::Queue":
-            attributes: dict[Any, str] = {
-                "VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
-                "MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600)),
-            }
-            redrive = props.get("RedrivePolicy")
-            if redrive:
-                target = str(redrive["deadLetterTargetArn"]).split()[0]
-                attributes["RedrivePolicy"] = json.dumps(
-                    {
-                        "deadLetterTargetArn": queue_arns[target],
-                        "maxReceiveCount": str(redrive["maxReceiveCount"]),
-                    }
-                )
-            url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
-            queue_urls[logical_id] = url
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-            queue_arns[f"{logical_id}.Arn"] = arn["Attributes"]["QueueArn"]
-        elif kind == "AWS::KMS::Key":
-            key_ids[logical_id] = kms.create_key(Description=str(props.get("Description", "")))[
-                "KeyMetadata"
-            ]["KeyId"]
-    for resource in template.values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::KMS::Alias":
-            kms.create_alias(
-                AliasName=props["AliasName"], TargetKeyId=key_ids[props["TargetKeyId"]]
-            )
-        elif resource["Type"] == "AWS::SecretsManager::Secret":
-            name = str(props["Name"])
-            value = {
-                f"{PREFIX}/bank-callback-secret": CALLBACK_SECRET,
-                f"{PREFIX}/bank-api-key": BANK_API_KEY,
-            }.get(name, "bench-" + os.urandom(24).hex())
-            secrets.create_secret(Name=name, SecretString=value)
+    for table in of_type(template, DYNAMODB_TABLE).values():
+        create_table(dynamodb, table["Properties"])
+    queue_urls = create_queues(sqs, of_type(template, SQS_QUEUE))
+    key_ids = {
+        logical_id: kms.create_key(Description=str(key["Properties"].get("Description", "")))[
+            "KeyMetadata"
+        ]["KeyId"]
+        for logical_id, key in of_type(template, "AWS::KMS::Key").items()
+    }
+    for alias in of_type(template, "AWS::KMS::Alias").values():
+        props = alias["Properties"]
+        kms.create_alias(
+            AliasName=props["AliasName"], TargetKeyId=key_ids[props["TargetKeyId"]["Ref"]]
+        )
+    for secret in of_type(template, "AWS::SecretsManager::Secret").values():
+        name = str(secret["Properties"]["Name"])
+        value = {
+            f"{PREFIX}/bank-callback-secret": CALLBACK_SECRET,
+            f"{PREFIX}/bank-api-key": BANK_API_KEY,
+        }.get(name, "bench-" + os.urandom(24).hex())
+        secrets.create_secret(Name=name, SecretString=value)
     main_queue = next(url for url in queue_urls.values() if re.search(r"payments-to-bank$", url))
     return Resources(endpoint, main_queue, queue_urls, f"alias/{PREFIX}-cards")
 
@@ -262,10 +204,11 @@ class LambdaContext:
 
 def memory_sizes() -> dict[str, int]:
     """Each handler's memory size (MB) from its service's serverless.yml."""
+    from local.cloudformation import load_yaml
+
     sizes: dict[str, int] = {}
     for name, (service, module) in HANDLERS.items():
-        text = (ROOT / "services" / service / "serverless.yml").read_text(encoding="utf-8")
-        document = _CfnLoader.load(text)
+        document = load_yaml(ROOT / "services" / service / "serverless.yml")
         provider_memory = int(document.get("provider", {}).get("memorySize", 1024))
         memory = provider_memory
         for function in (document.get("functions") or {}).values():

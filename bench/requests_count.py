@@ -27,6 +27,7 @@ from bench.harness import (
     sqs_event,
     submit_event,
 )
+from local.template_resources import IndexLayout, TableLayout, table_layout
 
 CACHEABLE = frozenset(
     {"GetQueueUrl", "GetSecretValue", "GenerateDataKey", "Decrypt", "DescribeTable", "DescribeKey"}
@@ -34,9 +35,6 @@ CACHEABLE = frozenset(
 STEPS = ("submit", "forward", "callback", "status read")
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem"})
-# The open-payments index (docs/tables.md): its keys, and what a KEYS_ONLY entry holds.
-INDEX_KEYS = ("open_shard", "next_check_at")
-INDEX_PROJECTION = ("payment_id", *INDEX_KEYS)
 
 
 def item_size(item: dict[str, Any] | None) -> int:
@@ -77,28 +75,41 @@ def read_units(size: int, consistent: bool) -> float:
     return float(units if consistent else units / 2)
 
 
-def gsi_writes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[int]:
-    """The sizes of the writes the sparse, keys-only open-payments index takes for one item
-    change: one when the item enters or leaves the index, a delete and a put when a key
-    changes, none otherwise (a KEYS_ONLY entry holds no other attribute to rewrite)."""
-    was = before is not None and all(k in before for k in INDEX_KEYS)
-    now = after is not None and all(k in after for k in INDEX_KEYS)
-    if was and now:
-        assert before is not None and after is not None
-        if any(before[k] != after[k] for k in INDEX_KEYS):
-            return [_entry_size(before), _entry_size(after)]  # key changed: delete + put
-        return []
-    if was:
-        assert before is not None
-        return [_entry_size(before)]
-    if now:
-        assert after is not None
-        return [_entry_size(after)]
-    return []
+def payments_layout() -> TableLayout:
+    """The payments table's keys and indexes, from the resources template."""
+    from bench.common import resources_template
+
+    return table_layout(resources_template()["PaymentsTable"]["Properties"])
 
 
-def _entry_size(item: dict[str, Any]) -> int:
-    return item_size({name: item[name] for name in INDEX_PROJECTION if name in item})
+def gsi_writes(
+    layout: TableLayout, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[int]:
+    """The sizes of the writes a table's indexes take for one item change. Per index: one
+    when the item enters or leaves it (indexes are sparse: an item without every index key
+    is not in it), a delete and a put when a key changes, a rewrite when a projected
+    attribute changes (never, for a KEYS_ONLY index), none otherwise."""
+    sizes: list[int] = []
+    for index in layout.indexes:
+        old = _entry(index, before)
+        new = _entry(index, after)
+        if old is not None and new is not None:
+            if any(old[k] != new[k] for k in index.keys):
+                sizes += [item_size(old), item_size(new)]  # key changed: delete + put
+            elif old != new:
+                sizes.append(item_size(new))
+        elif old is not None or new is not None:
+            sizes.append(item_size(old or new))
+    return sizes
+
+
+def _entry(index: IndexLayout, item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `index` holds of `item`: None when the item lacks one of its keys."""
+    if item is None or not all(k in item for k in index.keys):
+        return None
+    if index.projected is None:
+        return dict(item)
+    return {name: value for name, value in item.items() if name in index.projected}
 
 
 class Lifecycle:
@@ -121,14 +132,16 @@ class Lifecycle:
         self.api_key = api_key
         self.callback_secret = callback_secret
         self.table = env["PAYMENTS_TABLE"]
+        self.layout = payments_layout()
         self.recorder.active = False
         self.dynamodb = boto3.session.Session(region_name=env["AWS_REGION"]).client(
             "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"]
         )
 
     def _item(self, payment_id: str) -> dict[str, Any] | None:
+        (hash_key,) = self.layout.keys
         answer = self.dynamodb.get_item(
-            TableName=self.table, Key={"payment_id": {"S": payment_id}}, ConsistentRead=True
+            TableName=self.table, Key={hash_key: {"S": payment_id}}, ConsistentRead=True
         )
         item: dict[str, Any] | None = answer.get("Item")
         return item
@@ -159,7 +172,9 @@ class Lifecycle:
             elif call.operation in READS:
                 size = item_size(before) if ours else 0
                 units["rru"] += read_units(size, call.consistent)
-        units["gsi_wru"] = float(sum(write_units(s) for s in gsi_writes(before, after)))
+        units["gsi_wru"] = float(
+            sum(write_units(s) for s in gsi_writes(self.layout, before, after))
+        )
         return units
 
     def run(self, payments: int, label: str) -> dict[str, Any]:

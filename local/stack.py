@@ -332,7 +332,8 @@ class LocalStack:
     def _start_glue(self) -> None:
         import boto3
 
-        from local.edge import load_gateway_responses, start_edge
+        from local.edge.gateway_responses import load_gateway_responses
+        from local.edge.proxy import start_edge
         from local.event_sources import Schedule, SqsEventSource, invoke_via_offline
 
         p = self.ports

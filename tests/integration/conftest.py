@@ -3,12 +3,13 @@
 moto runs in server mode as a subprocess on a free port, and the adapters talk to it over
 HTTP with real boto3 (and PynamoDB) clients, exactly as they talk to AWS. Every test gets its
 own tables, queue, key or secret under a unique name, so tests never see each other's data.
+Tables and queues are made from the resources template (services/resources/serverless.yml),
+their only definition, through `local.template_resources`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -24,14 +25,14 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml  # type: ignore[import-untyped,unused-ignore]
 from botocore.config import Config
 
+from local.cloudformation import DYNAMODB_TABLE, SQS_QUEUE, gateway_resources, of_type
+from local.template_resources import create_queues, create_table
 from shared_kernel.adapters.dynamodb.models import bind_tables
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-TABLES_DOC = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
 STARTUP_TIMEOUT_S = 30.0
 
 
@@ -128,67 +129,64 @@ def unique(prefix: str) -> str:
 
 
 def table_definitions() -> dict[str, dict[str, Any]]:
-    """The CloudFormation table resources documented in docs/tables.md, by logical id."""
-    text = TABLES_DOC.read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
-    resources: dict[str, dict[str, Any]] = {}
-    for block in blocks:
-        resources.update(yaml.safe_load(block))
-    return resources
+    """The resources template's DynamoDB tables, by logical id."""
+    return of_type(gateway_resources(), DYNAMODB_TABLE)
+
+
+def queue_definitions() -> dict[str, dict[str, Any]]:
+    """The resources template's SQS queues, by logical id."""
+    return of_type(gateway_resources(), SQS_QUEUE)
 
 
 def create_table_from_definition(client: Any, resource: dict[str, Any], name: str) -> None:
-    """Create a table as CloudFormation would from `resource` (the parts DynamoDB checks)."""
-    properties = resource["Properties"]
-    arguments: dict[str, Any] = {
-        "TableName": name,
-        "BillingMode": properties["BillingMode"],
-        "AttributeDefinitions": properties["AttributeDefinitions"],
-        "KeySchema": properties["KeySchema"],
-    }
-    if "GlobalSecondaryIndexes" in properties:
-        arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
-    if properties.get("SSESpecification", {}).get("SSEEnabled"):
-        arguments["SSESpecification"] = {"Enabled": True}
-    client.create_table(**arguments)
-    ttl = properties.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled"):
-        client.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-        )
-    if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
-        client.update_continuous_backups(
-            TableName=name,
-            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-        )
+    """Create a table as CloudFormation would from the template's `resource`, named `name`."""
+    create_table(client, resource["Properties"], name)
 
 
 @dataclass(frozen=True)
 class Tables:
-    """The names of one test's payments and merchants tables."""
+    """The names of one test's tables, one per table of the resources template."""
 
     payments: str
     merchants: str
+    idempotency: str
+
+
+# The template's logical id of each Tables field: every table of the template has one
+# (tests/integration/test_template_resources.py), so a new table cannot be forgotten here.
+TABLE_IDS = {
+    "payments": "PaymentsTable",
+    "merchants": "MerchantsTable",
+    "idempotency": "IdempotencyTable",
+}
 
 
 @pytest.fixture
 def tables(aws_endpoint: str, aws_client: ClientFactory) -> Tables:
-    """Fresh payments and merchants tables made from docs/tables.md, with the models bound."""
+    """Fresh tables made from the resources template, with the payments and merchants models
+    bound to theirs."""
     definitions = table_definitions()
-    names = Tables(payments=unique("payments"), merchants=unique("merchants"))
     dynamodb = aws_client("dynamodb")
-    create_table_from_definition(dynamodb, definitions["PaymentsTable"], names.payments)
-    create_table_from_definition(dynamodb, definitions["MerchantsTable"], names.merchants)
-    bind_tables(names.payments, names.merchants, REGION, aws_endpoint)
-    return names
+    names = {field: unique(field) for field in TABLE_IDS}
+    for field, logical_id in TABLE_IDS.items():
+        create_table_from_definition(dynamodb, definitions[logical_id], names[field])
+    bind_tables(names["payments"], names["merchants"], REGION, aws_endpoint)
+    return Tables(**names)
 
 
 @pytest.fixture
-def queue_url(aws_client: ClientFactory) -> str:
-    """The URL of a fresh SQS queue."""
-    url: str = aws_client("sqs").create_queue(QueueName=unique("payments"))["QueueUrl"]
-    return url
+def queues(aws_client: ClientFactory) -> dict[str, str]:
+    """Fresh queues made from the resources template (the dead-letter queue wired to the
+    payments queue's redrive policy), their URLs by logical id."""
+    return create_queues(
+        aws_client("sqs"), queue_definitions(), lambda logical_id: unique(logical_id.lower())
+    )
+
+
+@pytest.fixture
+def queue_url(queues: dict[str, str]) -> str:
+    """The URL of a fresh payments queue (the template's PaymentsQueue)."""
+    return queues["PaymentsQueue"]
 
 
 @pytest.fixture

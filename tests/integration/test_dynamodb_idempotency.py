@@ -46,7 +46,7 @@ ANSWER = StoredAnswer(
 
 @pytest.fixture
 def idempotency_table(aws_endpoint: str, aws_client: ClientFactory) -> Iterator[str]:
-    """A fresh idempotency table made from docs/tables.md, with the model bound to it."""
+    """A fresh idempotency table made from the resources template, with the model bound to it."""
     name = unique("idempotency")
     create_table_from_definition(
         aws_client("dynamodb"), table_definitions()["IdempotencyTable"], name

@@ -1,4 +1,4 @@
-"""DynamoPaymentRepository against DynamoDB (moto server), on tables made from docs/tables.md."""
+"""DynamoPaymentRepository against DynamoDB (moto server), on tables made from the template."""
 
 from __future__ import annotations
 

@@ -11,13 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from local.edge import (
-    EdgeProxy,
-    OfflineError,
-    classify_offline_error,
-    load_gateway_responses,
-    start_edge,
-)
+from local.edge.gateway_responses import load_gateway_responses
+from local.edge.offline_errors import OfflineError, classify_offline_error
+from local.edge.proxy import EdgeProxy, start_edge
 
 pytestmark = pytest.mark.local
 
