@@ -4,6 +4,7 @@ fixtures, the bench and the PynamoDB models all agree with it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from .conftest import TABLE_IDS, ClientFactory, Tables, queue_definitions, table
 
 pytestmark = pytest.mark.integration
 
+TABLES_DOC = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
 # The template's table each storage model reads and writes.
 MODEL_TABLES: dict[type[Model], str] = {
     PaymentModel: "PaymentsTable",
@@ -199,3 +201,22 @@ def test_bench_index_writes_follow_the_template_index() -> None:
     ]
 
     assert [1, 0, 2, 1] == counts
+
+
+def test_the_tables_page_names_every_table_key_and_index_of_the_template() -> None:
+    """docs/tables.md explains every table (by logical id), key attribute, index and TTL
+    attribute the template defines, so a new one cannot go unexplained."""
+    text = TABLES_DOC.read_text(encoding="utf-8")
+    names = set()
+    for logical_id, table in table_definitions().items():
+        properties = table["Properties"]
+        names.add(logical_id)
+        names.update(a["AttributeName"] for a in properties["AttributeDefinitions"])
+        names.update(i["IndexName"] for i in properties.get("GlobalSecondaryIndexes", []))
+        names.update(
+            [properties["TimeToLiveSpecification"]["AttributeName"]]
+            if "TimeToLiveSpecification" in properties
+            else []
+        )
+
+    assert set() == {name for name in names if f"`{name}`" not in text}

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from local.cloudformation import load_yaml
 from local.rotate_key import rotate_merchant_key
 from local.stack import LocalStack
 from tests.security.support import FIGURES, auth, payment_body
@@ -29,7 +29,7 @@ MERCHANT_YML = Path(__file__).resolve().parents[2] / "services" / "merchant-api"
 
 def merchant_routes() -> list[tuple[str, str]]:
     """(METHOD, path template) of every HTTP route of the merchant API."""
-    document = yaml.safe_load(MERCHANT_YML.read_text().replace("!Sub", "").replace("!Ref", ""))
+    document = load_yaml(MERCHANT_YML)
     routes = []
     for function in (document.get("functions") or {}).values():
         for event in function.get("events") or []:
