@@ -4,7 +4,6 @@ created from the resources service's template, and fake Lambda contexts."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import statistics
@@ -23,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 REGION = "eu-west-1"
 STAGE = "local"
-PREFIX = f"gateway-{STAGE}"
 CALLBACK_SECRET = "bench-callback-secret"  # noqa: S105 - a throw-away emulator value
 BANK_API_KEY = "bench-bank-api-key"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -173,15 +171,12 @@ def create_resources(endpoint: str) -> Resources:
         kms.create_alias(
             AliasName=props["AliasName"], TargetKeyId=key_ids[props["TargetKeyId"]["Ref"]]
         )
-    for secret in of_type(template, "AWS::SecretsManager::Secret").values():
-        name = str(secret["Properties"]["Name"])
-        value = {
-            f"{PREFIX}/bank-callback-secret": CALLBACK_SECRET,
-            f"{PREFIX}/bank-api-key": BANK_API_KEY,
-        }.get(name, "bench-" + os.urandom(24).hex())
-        secrets.create_secret(Name=name, SecretString=value)
-    main_queue = next(url for url in queue_urls.values() if re.search(r"payments-to-bank$", url))
-    return Resources(endpoint, main_queue, queue_urls, f"alias/{PREFIX}-cards")
+    known = {"BankCallbackSecret": CALLBACK_SECRET, "BankApiKeySecret": BANK_API_KEY}
+    for logical_id, secret in of_type(template, "AWS::SecretsManager::Secret").items():
+        value = known.get(logical_id, "bench-" + os.urandom(24).hex())
+        secrets.create_secret(Name=str(secret["Properties"]["Name"]), SecretString=value)
+    alias = template["CardDataKeyAlias"]["Properties"]["AliasName"]
+    return Resources(endpoint, queue_urls["PaymentsQueue"], queue_urls, alias)
 
 
 @dataclass

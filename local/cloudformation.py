@@ -12,16 +12,19 @@ their resources through this module:
   own `${AWS::...}` (inside `!Sub`) and sources only a deployment knows (`${param:...}`,
   `${cf:...}`, `${ssm:...}`) are left as written.
 * `resources`: a template's `resources.Resources` (fragments given as `${file(...)}`
-  followed and merged), variables resolved; `gateway_resources` for the resources service.
+  followed and merged), variables resolved; `gateway_resources` for the resources service,
+  and `gateway_names` for the names it gives its tables, queues, key alias and secrets.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
@@ -30,6 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RESOURCES_YML = ROOT / "services" / "resources" / "serverless.yml"
 DYNAMODB_TABLE = "AWS::DynamoDB::Table"
 SQS_QUEUE = "AWS::SQS::Queue"
+# The property that names a resource of each type that the code finds by name.
+_NAME_PROPERTIES = {
+    DYNAMODB_TABLE: "TableName",
+    SQS_QUEUE: "QueueName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::SecretsManager::Secret": "Name",
+}
 
 # `${source:address, fallback}` with no `${` inside: resolved innermost first.
 _VARIABLE = re.compile(r"\$\{([^${}]+)\}")
@@ -171,3 +181,16 @@ def gateway_resources(stage: str = "local") -> dict[str, dict[str, Any]]:
 def of_type(template: Mapping[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     """The resources of one CloudFormation type, by logical id."""
     return {name: r for name, r in template.items() if r.get("Type") == kind}
+
+
+@functools.cache
+def gateway_names(stage: str = "local") -> Mapping[str, str]:
+    """The names the resources service gives its tables, queues, key alias and secrets for
+    `stage`, by logical id (read once per process)."""
+    return MappingProxyType(
+        {
+            logical_id: str(resource["Properties"][_NAME_PROPERTIES[resource["Type"]]])
+            for logical_id, resource in gateway_resources(stage).items()
+            if resource.get("Type") in _NAME_PROPERTIES
+        }
+    )

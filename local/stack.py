@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.cloudformation import gateway_names
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 OSLS = ROOT / "node_modules" / ".bin" / "osls"
@@ -163,19 +165,21 @@ class LocalStack:
         }
 
     def settings_env(self) -> dict[str, str]:
-        """Environment for shared_kernel.Settings in this process (seeding, tests)."""
+        """Environment for shared_kernel.Settings in this process (seeding, tests), with the
+        resources template's names."""
+        names = gateway_names(STAGE)
         return {
             **self.aws_env(),
             "STAGE": STAGE,
-            "PAYMENTS_TABLE": f"gateway-{STAGE}-payments",
-            "MERCHANTS_TABLE": f"gateway-{STAGE}-merchants",
-            "IDEMPOTENCY_TABLE": f"gateway-{STAGE}-idempotency",
+            "PAYMENTS_TABLE": names["PaymentsTable"],
+            "MERCHANTS_TABLE": names["MerchantsTable"],
+            "IDEMPOTENCY_TABLE": names["IdempotencyTable"],
             "PAYMENT_QUEUE_URL": self.queue_url,
-            "CARD_KEY_ID": f"alias/gateway-{STAGE}-cards",
-            "API_KEY_PEPPER_SECRET_ID": f"gateway-{STAGE}/api-key-pepper",
-            "CARD_FINGERPRINT_KEY_SECRET_ID": f"gateway-{STAGE}/card-fingerprint-key",
-            "CALLBACK_SECRET_ID": f"gateway-{STAGE}/bank-callback-secret",
-            "BANK_API_KEY_SECRET_ID": f"gateway-{STAGE}/bank-api-key",
+            "CARD_KEY_ID": names["CardDataKeyAlias"],
+            "API_KEY_PEPPER_SECRET_ID": names["ApiKeyPepperSecret"],
+            "CARD_FINGERPRINT_KEY_SECRET_ID": names["CardFingerprintKeySecret"],
+            "CALLBACK_SECRET_ID": names["BankCallbackSecret"],
+            "BANK_API_KEY_SECRET_ID": names["BankApiKeySecret"],
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
         }
 
@@ -193,7 +197,8 @@ class LocalStack:
 
         self.use_emulator()
         sqs = boto3.session.Session(region_name=REGION).client("sqs", endpoint_url=self.endpoint)
-        url: str = sqs.get_queue_url(QueueName=f"gateway-{STAGE}-payments-to-bank")["QueueUrl"]
+        queue_name = gateway_names(STAGE)["PaymentsQueue"]
+        url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         return url
 
     # -- processes ----------------------------------------------------------------------
@@ -275,13 +280,13 @@ class LocalStack:
         # moto's CloudFormation skips AWS::SecretsManager::Secret, so the secrets the
         # resources template declares are created here, under the same names. The bank's
         # two secrets must match the simulator's; the pepper is random per run.
-        for name, value in (
-            ("bank-callback-secret", self.callback_secret),
-            ("bank-api-key", self.bank_api_key),
-            ("api-key-pepper", secrets.token_urlsafe(48)),
-            ("card-fingerprint-key", secrets.token_urlsafe(48)),
+        for logical_id, value in (
+            ("BankCallbackSecret", self.callback_secret),
+            ("BankApiKeySecret", self.bank_api_key),
+            ("ApiKeyPepperSecret", secrets.token_urlsafe(48)),
+            ("CardFingerprintKeySecret", secrets.token_urlsafe(48)),
         ):
-            secret_id = f"gateway-{STAGE}/{name}"
+            secret_id = gateway_names(STAGE)[logical_id]
             try:
                 client.put_secret_value(SecretId=secret_id, SecretString=value)
             except client.exceptions.ResourceNotFoundException:
@@ -345,7 +350,7 @@ class LocalStack:
         self._closers.append(start_edge(p.callback_api, p.callback_offline, responses))
 
         sqs = boto3.session.Session(region_name=REGION).client("sqs", endpoint_url=self.endpoint)
-        queue_arn = f"arn:aws:sqs:{REGION}:123456789012:gateway-{STAGE}-payments-to-bank"
+        queue_arn = f"arn:aws:sqs:{REGION}:123456789012:{gateway_names(STAGE)['PaymentsQueue']}"
         forward = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-forward", 60)
         source = SqsEventSource(sqs, self.queue_url, queue_arn, forward, batch_size=10)
         self.forwarder_source = source
