@@ -276,12 +276,11 @@ def test_dlq_redrive_with_a_limit_leaves_the_rest(
     } == left
 
 
-def test_an_aws_stage_is_found_from_its_resources_stack_outputs(
-    stage: DeployedStage, aws_client: ClientFactory, aws_endpoint: str
-) -> None:
-    """`--stage staging --region eu-west-1`, credentials and endpoint from botocore's default
-    chain: the CLI reads `gateway-resources-staging`'s outputs (here naming the local
-    tables and the secrets by ARN) and the merchant it creates authenticates there."""
+@pytest.fixture(scope="module")
+def staging(stage: DeployedStage, aws_client: ClientFactory, aws_endpoint: str) -> dict[str, str]:
+    """An AWS-style stage `staging`: a stack `gateway-resources-staging` whose outputs name
+    the local stage's tables and queue and the secrets by ARN; the environment that reaches
+    it as AWS is reached (botocore's default chain, the emulator as AWS_ENDPOINT_URL)."""
     secrets = aws_client("secretsmanager")
     arn = {
         name: secrets.describe_secret(SecretId=f"gateway-local/{name}")["ARN"] for name in SECRETS
@@ -292,33 +291,48 @@ def test_an_aws_stage_is_found_from_its_resources_stack_outputs(
         "MerchantsTableName": s.merchants_table,
         "IdempotencyTableName": s.idempotency_table,
         "PaymentsQueueUrl": s.payment_queue_url,
-        "PaymentsDeadLetterQueueArn": {"Fn::GetAtt": ["Marker", "Arn"]},
+        "PaymentsDeadLetterQueueArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]},
         "CardDataKeyAlias": s.card_key_id,
         "ApiKeyPepperSecretArn": arn["api-key-pepper"],
         "CardFingerprintKeySecretArn": arn["card-fingerprint-key"],
         "BankApiKeySecretArn": arn["bank-api-key"],
         "BankCallbackSecretArn": arn["bank-callback-secret"],
     }
+    dead_letters = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "staging-dlq"}}
     template = {
-        "Resources": {
-            "Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "staging-dlq"}}
-        },
+        "Resources": {"DeadLetters": dead_letters},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
     aws_client("cloudformation").create_stack(
         StackName="gateway-resources-staging", TemplateBody=json.dumps(template)
     )
-    environment = {"AWS_ENDPOINT_URL": aws_endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+    # The region comes from --region: the resources are in eu-west-1, not this default.
+    return {"AWS_ENDPOINT_URL": aws_endpoint, "AWS_DEFAULT_REGION": "us-east-1", "BANK_URL": ""}
 
+
+def test_an_aws_stage_is_found_from_its_resources_stack_outputs(
+    stage: DeployedStage, staging: dict[str, str]
+) -> None:
+    """`--stage staging --region eu-west-1` on botocore's default chain: the CLI reads
+    `gateway-resources-staging`'s outputs and the merchant it creates authenticates there."""
     done = gateway_ops(
         *("--stage", "staging", "--region", "eu-west-1", "merchant", "create", "Staging shop"),
-        env=environment,  # not the local stage: the emulator is reached as AWS is, by endpoint
+        env=staging,
     )
 
     assert 0 == done.returncode, done.stderr
     created = json.loads(done.stdout)
     resolved = stage.gateway().authenticate_merchant(created["api_key"])
     assert uuid.UUID(created["merchant_id"]) == resolved
+
+
+def test_reconcile_on_an_aws_stage_asks_for_the_bank_url(staging: dict[str, str]) -> None:
+    """An AWS stage has no simulator: `reconcile` without --bank-url (or BANK_URL) is a
+    usage error (exit 2) naming the option."""
+    done = gateway_ops("--stage", "staging", "--region", "eu-west-1", "reconcile", env=staging)
+
+    expected = "Error: an AWS stage needs --bank-url (or BANK_URL)"
+    assert (2, "", expected) == (done.returncode, done.stdout, done.stderr.splitlines()[-1])
 
 
 def test_a_stage_without_a_resources_stack_is_named_in_the_error(aws_endpoint: str) -> None:
