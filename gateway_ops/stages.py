@@ -60,22 +60,40 @@ class Stage:
     session: Session
 
 
-def local_session(environ: Mapping[str, str]) -> tuple[Session, str]:
-    """A session with the emulator's test credentials, and the emulator's URL."""
+@dataclass(frozen=True)
+class Place:
+    """How a stage is reached, and what its stack does not say."""
+
+    session: Session
+    region: str
+    endpoint: str | None
+    # Settings variables the outputs do not give (the bank, the emulator's URL).
+    env: dict[str, str]
+    # Outputs an emulated stack lacks, by the names the template gives the resources.
+    missing_outputs: dict[str, str]
+
+
+def local_place(environ: Mapping[str, str], bank_url: str | None) -> Place:
+    """The emulator `make start` runs, with its test credentials; the bank simulator."""
     session = Session()
     session.set_credentials("test", "test")
-    port = environ.get("AWS_EMULATOR_PORT", "4566")
-    return session, f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{environ.get('AWS_EMULATOR_PORT', '4566')}"
+    simulator = f"http://127.0.0.1:{environ.get('BANK_SIMULATOR_PORT', '3002')}"
+    secrets = {key: f"gateway-{LOCAL_STAGE}/{name}" for key, name in LOCAL_SECRET_OUTPUTS.items()}
+    env = {"AWS_ENDPOINT_URL": endpoint, "BANK_URL": bank_url or simulator}
+    return Place(session, LOCAL_REGION, endpoint, env, secrets)
 
 
-def aws_session(profile: str | None, region: str | None) -> tuple[Session, str]:
-    """A session on botocore's default credential chain (`profile` if given), and its
-    region (`region`, else the profile's or the environment's)."""
+def aws_place(
+    profile: str | None, region: str | None, environ: Mapping[str, str], bank_url: str | None
+) -> Place:
+    """botocore's default credential chain (`profile` if given) and region (`region`, else
+    the profile's or the environment's); the bank at `bank_url` or BANK_URL."""
     session = Session(profile=profile)
     chosen = region or session.get_config_variable("region")
     if not chosen:
         raise StageNotFound("no AWS region: pass --region or configure one for the profile")
-    return session, chosen
+    return Place(session, chosen, None, {"BANK_URL": bank_url or environ.get("BANK_URL", "")}, {})
 
 
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
@@ -114,30 +132,25 @@ def connect(
     """Learn `stage`'s resources from its stacks. Tuning variables the functions read
     (RECONCILE_*, BANK_*_TIMEOUT_S, ...) are taken from `environ`, as they are there."""
     if stage == LOCAL_STAGE:
-        session, endpoint = local_session(environ)
-        region = LOCAL_REGION
-        simulator = f"http://127.0.0.1:{environ.get('BANK_SIMULATOR_PORT', '3002')}"
-        place = {"AWS_ENDPOINT_URL": endpoint, "BANK_URL": bank_url or simulator}
+        place = local_place(environ, bank_url)
     else:
-        session, region = aws_session(profile, region)
-        endpoint = None
-        place = {"BANK_URL": bank_url or environ.get("BANK_URL", "")}
+        place = aws_place(profile, region, environ, bank_url)
 
     def client(service: str) -> Any:
-        return session.create_client(service, region_name=region, endpoint_url=endpoint)
+        return place.session.create_client(
+            service, region_name=place.region, endpoint_url=place.endpoint
+        )
 
-    outputs = stack_outputs(client("cloudformation"), RESOURCES_STACK.format(stage=stage))
-    if stage == LOCAL_STAGE:
-        prefix = f"gateway-{stage}"
-        outputs = {k: f"{prefix}/{name}" for k, name in LOCAL_SECRET_OUTPUTS.items()} | outputs
+    stack = stack_outputs(client("cloudformation"), RESOURCES_STACK.format(stage=stage))
+    outputs = place.missing_outputs | stack
+    from_stack = settings_environment(stage, outputs)  # raises naming a missing output
+    dead_letters = dead_letter_queue_url(client("sqs"), outputs[DEAD_LETTER_QUEUE_OUTPUT])
     env = {
         **environ,
-        **settings_environment(stage, outputs),
-        **place,
+        **from_stack,
+        **place.env,
         "STAGE": stage,
-        "AWS_REGION": region,
-        "PAYMENT_DEAD_LETTER_QUEUE_URL": dead_letter_queue_url(
-            client("sqs"), outputs[DEAD_LETTER_QUEUE_OUTPUT]
-        ),
+        "AWS_REGION": place.region,
+        "PAYMENT_DEAD_LETTER_QUEUE_URL": dead_letters,
     }
-    return Stage(Settings.from_env(env), session)
+    return Stage(Settings.from_env(env), place.session)
