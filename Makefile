@@ -7,14 +7,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
 AWS_EMULATOR_PORT ?= 4566
 
-.PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile deploy-local package bench lock clean
+.PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile dlq-redrive deploy-local package bench lock clean
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt pyproject.toml
+$(VENV)/.installed: requirements/runtime.txt requirements/ops.txt requirements/dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/ops.txt -r requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -48,15 +48,18 @@ lint: install
 	$(PY) contracts/build_openapi.py --check
 
 typecheck: install
-	$(VENV)/bin/mypy shared_kernel local contracts/build_openapi.py services/bank-simulator bench
+	$(VENV)/bin/mypy shared_kernel gateway_ops local contracts/build_openapi.py services/bank-simulator bench
+
+# The operator CLI (gateway_ops, docs/operations.md) on the running local stack.
+OPS := $(VENV)/bin/gateway-ops --stage local
 
 ## merchant NAME=<name>: create a merchant on the running local stack
 merchant: install
-	@$(PY) -m local.merchant "$(NAME)"
+	@$(OPS) merchant create "$(NAME)"
 
 ## rotate-key MERCHANT=<id> [GRACE_HOURS=24]: new API key; the earlier ones stop after the grace
 rotate-key: install
-	@GRACE_HOURS="$(GRACE_HOURS)" $(PY) -m local.rotate_key "$(MERCHANT)"
+	@$(OPS) merchant rotate-key "$(MERCHANT)" --grace-hours "$${GRACE_HOURS:-24}"
 
 ## demo: walk one payment through every state on the running local stack
 demo: install
@@ -64,7 +67,11 @@ demo: install
 
 ## reconcile: one reconciler pass on the running local stack
 reconcile: install
-	$(PY) -m local.reconcile
+	@$(OPS) reconcile
+
+## dlq-redrive: move the dead-letter queue's messages back to the payment queue (local stack)
+dlq-redrive: install
+	@$(OPS) dlq redrive
 
 ## deploy-local: `sls deploy --stage local` of every service through serverless-localstack
 deploy-local: install
@@ -83,6 +90,7 @@ bench: install
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --no-header --no-emit-index-url --no-emit-find-links --allow-unsafe --strip-extras
 lock: install
 	$(PIP_COMPILE) -o requirements/runtime.txt requirements/runtime.in
+	$(PIP_COMPILE) -o requirements/ops.txt requirements/ops.in
 	$(PIP_COMPILE) -o requirements/dev.txt requirements/dev.in
 
 clean:

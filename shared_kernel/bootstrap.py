@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
     from shared_kernel.application.backoff import Backoff
     from shared_kernel.application.forward_payment import ForwardPayment
-    from shared_kernel.application.get_payment import GetPayment
+    from shared_kernel.application.get_payment import GetPayment, LookUpPayment
     from shared_kernel.application.idempotent_submit import IdempotentSubmit
     from shared_kernel.application.merchant_keys import (
         AuthenticateMerchant,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         PaymentQueue,
     )
     from shared_kernel.application.reconcile import Reconcile
+    from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
     from shared_kernel.application.submit_payment import SubmitPayment
 
 
@@ -61,10 +62,12 @@ class Gateway:
     function pays at cold start only for the clients it needs."""
 
     settings: Settings
+    # The botocore session the clients come from (the operator CLI passes one with its
+    # --profile); by default one of the Gateway's own, on the default credential chain.
+    session: Any = None
 
     def __post_init__(self) -> None:
         self.clock = SystemClock()
-        self._session: Any = None
         self._tables_bound = False
 
     def client(self, service: str, **config_options: Any) -> Any:
@@ -76,17 +79,17 @@ class Gateway:
         """
         from botocore.config import Config
 
-        if self._session is None:
+        if self.session is None:
             from botocore.session import get_session
 
-            self._session = get_session()
+            self.session = get_session()
         config = Config(
             connect_timeout=2,
             read_timeout=5,
             retries={"max_attempts": 3, "mode": "standard"},
             **config_options,
         )
-        return self._session.create_client(
+        return self.session.create_client(
             service,
             region_name=self.settings.region,
             endpoint_url=self.settings.aws_endpoint_url,
@@ -241,6 +244,25 @@ class Gateway:
         return GetPayment(self.payments)
 
     @cached_property
+    def look_up_payment(self) -> LookUpPayment:
+        """Use case: an operator reads any payment."""
+        from shared_kernel.application.get_payment import LookUpPayment
+
+        return LookUpPayment(self.payments)
+
+    @cached_property
+    def redrive_dead_letters(self) -> RedriveDeadLetters:
+        """Use case: move the dead-letter queue's messages back to the payment queue."""
+        from shared_kernel.adapters.sqs_dead_letters import SqsDeadLetterQueue
+        from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
+
+        s = self.settings
+        queue = SqsDeadLetterQueue(
+            self.client("sqs"), s.payment_dead_letter_queue_url, s.payment_queue_url
+        )
+        return RedriveDeadLetters(queue)
+
+    @cached_property
     def forward_payment(self) -> ForwardPayment:
         """Use case: forward a payment to the bank."""
         from shared_kernel.application.forward_payment import ForwardPayment
@@ -301,9 +323,9 @@ _lock = threading.Lock()
 _gateway: Gateway | None = None
 
 
-def build_gateway(settings: Settings) -> Gateway:
-    """A new, independent Gateway for `settings`."""
-    return Gateway(settings)
+def build_gateway(settings: Settings, session: Any = None) -> Gateway:
+    """A new, independent Gateway for `settings` (its clients from `session` if given)."""
+    return Gateway(settings, session)
 
 
 def gateway() -> Gateway:

@@ -39,6 +39,8 @@ class Settings:
     card_fingerprint_key_secret_id: str = ""
     # The merchant API's Idempotency-Key records; only the submit function needs it.
     idempotency_table: str = ""
+    # The payment queue's dead-letter queue; only the operator CLI's redrive needs it.
+    payment_dead_letter_queue_url: str = ""
     # The forwarder's retry back-off (visibility timeout of a message to retry), in seconds.
     forward_backoff_base_s: float = 2.0
     forward_backoff_cap_s: float = 300.0
@@ -75,6 +77,7 @@ class Settings:
             secrets_ttl_s=_float(env, "SECRETS_TTL_S", 900.0),
             card_fingerprint_key_secret_id=env.get("CARD_FINGERPRINT_KEY_SECRET_ID", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            payment_dead_letter_queue_url=env.get("PAYMENT_DEAD_LETTER_QUEUE_URL", ""),
             forward_backoff_base_s=_float(env, "FORWARD_BACKOFF_BASE_S", 2.0),
             forward_backoff_cap_s=_float(env, "FORWARD_BACKOFF_CAP_S", 300.0),
             reconcile_pending_after_s=_float(env, "RECONCILE_PENDING_AFTER_S", 30.0),

@@ -1,4 +1,4 @@
-"""Use case: read one of a merchant's payments."""
+"""Use cases: read one of a merchant's payments; an operator's read of any payment."""
 
 from __future__ import annotations
 
@@ -22,3 +22,18 @@ class GetPayment:
         if payment.merchant_id != merchant_id:
             raise PaymentNotFound(str(payment_id))
         return payment
+
+
+@dataclass(frozen=True, slots=True)
+class LookUpPayment:
+    """An operator's read (support, incidents): any merchant's payment, by its id alone.
+
+    A class of its own rather than GetPayment without a merchant, so that no merchant-facing
+    path can reach it by passing None.
+    """
+
+    repository: PaymentRepository
+
+    def __call__(self, payment_id: UUID) -> PaymentRequest:
+        """The payment; raises PaymentNotFound if there is none with this id."""
+        return self.repository.get(payment_id)

@@ -202,3 +202,28 @@ class IdempotencyStore(Protocol):
     def release(self, scope: str, owner: str, now: datetime) -> None:
         """Let a retry take the record over at once (its lock set to `now`) if `owner` still
         holds it; the record keeps its submission id for the retry to resume."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message taken from the payment queue's dead-letter queue, as it arrived there: its
+    body and attributes untouched (it may be the malformed one that crashed the forwarder),
+    and the handle that deletes it from the dead-letter queue."""
+
+    handle: str
+    body: str
+    attributes: Mapping[str, object]
+
+
+class DeadLetterQueue(Protocol):
+    """The payment queue's dead-letter queue, and the way back into the payment queue."""
+
+    def take(self, max_count: int) -> list[DeadLetter]:
+        """Up to `max_count` (1..10) letters, hidden from other readers for a while; an
+        empty list when none is visible."""
+
+    def send_back(self, letters: list[DeadLetter]) -> list[DeadLetter]:
+        """Put `letters` on the payment queue as they are; those the queue accepted."""
+
+    def delete(self, letters: list[DeadLetter]) -> None:
+        """Remove `letters` from the dead-letter queue."""

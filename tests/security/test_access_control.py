@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ import httpx
 import pytest
 
 from local.cloudformation import load_yaml
-from local.rotate_key import rotate_merchant_key
 from local.stack import LocalStack
+from tests.operator_cli import gateway_ops
 from tests.security.support import FIGURES, auth, payment_body
 
 pytestmark = pytest.mark.security
@@ -183,15 +182,22 @@ def test_undeclared_methods_are_405_with_allow(
 def test_a_rotated_key_works_through_its_grace_period_and_is_401_after(
     api: httpx.Client, stack: LocalStack
 ) -> None:
-    """`make rotate-key`'s use case: with a 24 h grace both keys work; with none, the earlier
-    key is refused at once (401) and the new one works."""
+    """`make rotate-key` (the operator CLI): with a 24 h grace both keys work; with none, the
+    earlier key is refused at once (401) and the new one works."""
     created = stack.register_merchant("Rotating merchant")
     merchant_id, first = created["merchant_id"], created["api_key"]
     path = f"/merchant/{merchant_id}/payment/{uuid.uuid4()}"
 
-    second = rotate_merchant_key(stack.settings_env(), merchant_id, timedelta(hours=24))["api_key"]
+    def rotate(grace_hours: str) -> str:
+        rotate_key = ("merchant", "rotate-key", merchant_id, "--grace-hours", grace_hours)
+        done = gateway_ops("--stage", "local", *rotate_key, emulator_port=stack.ports.aws_emulator)
+        assert 0 == done.returncode, done.stderr
+        key: str = json.loads(done.stdout)["api_key"]
+        return key
+
+    second = rotate("24")
     during = [api.get(path, headers=auth(key)).status_code for key in (first, second)]
-    third = rotate_merchant_key(stack.settings_env(), merchant_id, timedelta(0))["api_key"]
+    third = rotate("0")
     after = [api.get(path, headers=auth(key)).status_code for key in (first, second, third)]
     FIGURES["bad_key_cases"] += 2
 

@@ -1,0 +1,92 @@
+"""The dead-letter redrive use case: at least once, in batches, bounded by a limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from shared_kernel.application.ports import DeadLetter
+from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters, RedriveReport
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class FakeDeadLetterQueue:
+    """Dead letters in memory; the payment queue refuses the bodies in `refuse`; every call
+    is recorded as (operation, bodies)."""
+
+    waiting: list[str]
+    refuse: set[str] = field(default_factory=set)
+    queue: list[str] = field(default_factory=list)
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def take(self, max_count: int) -> list[DeadLetter]:
+        taken, self.waiting = self.waiting[:max_count], self.waiting[max_count:]
+        self.calls.append(("take", taken))
+        return [DeadLetter(f"handle-{body}", body, {}) for body in taken]
+
+    def send_back(self, letters: list[DeadLetter]) -> list[DeadLetter]:
+        accepted = [letter for letter in letters if letter.body not in self.refuse]
+        self.queue.extend(letter.body for letter in accepted)
+        self.calls.append(("send_back", [letter.body for letter in letters]))
+        return accepted
+
+    def delete(self, letters: list[DeadLetter]) -> None:
+        self.calls.append(("delete", [letter.body for letter in letters]))
+
+
+def test_every_letter_is_sent_back_then_deleted_in_batches_of_ten() -> None:
+    """12 letters: two batches, each sent to the queue before it is deleted from the DLQ."""
+    letters = [f"m{n}" for n in range(12)]
+    dead_letters = FakeDeadLetterQueue(list(letters))
+
+    report = RedriveDeadLetters(dead_letters)()
+
+    first, second = letters[:10], letters[10:]
+    assert RedriveReport(moved=12, refused=0) == report
+    assert letters == dead_letters.queue
+    assert [
+        ("take", first),
+        ("send_back", first),
+        ("delete", first),
+        ("take", second),
+        ("send_back", second),
+        ("delete", second),
+        ("take", []),
+    ] == dead_letters.calls
+
+
+def test_a_letter_the_queue_refuses_is_not_deleted() -> None:
+    """A refused letter stays in the dead-letter queue (not deleted) and is counted."""
+    dead_letters = FakeDeadLetterQueue(["a", "b", "c"], refuse={"b"})
+
+    report = RedriveDeadLetters(dead_letters)()
+
+    assert RedriveReport(moved=2, refused=1) == report
+    assert ("delete", ["a", "c"]) == dead_letters.calls[2]
+
+
+def test_a_batch_the_queue_refuses_entirely_deletes_nothing() -> None:
+    """No delete call at all when the queue accepted none of a batch."""
+    dead_letters = FakeDeadLetterQueue(["a"], refuse={"a"})
+
+    report = RedriveDeadLetters(dead_letters)()
+
+    assert RedriveReport(moved=0, refused=1) == report
+    assert ["take", "send_back", "take"] == [operation for operation, _ in dead_letters.calls]
+
+
+def test_the_limit_bounds_how_many_letters_are_taken() -> None:
+    """limit=13 of 25: takes 10 then 3, and leaves the other 12 in the dead-letter queue."""
+    dead_letters = FakeDeadLetterQueue([f"m{n}" for n in range(25)])
+
+    report = RedriveDeadLetters(dead_letters)(limit=13)
+
+    taken = [len(bodies) for operation, bodies in dead_letters.calls if operation == "take"]
+    assert (RedriveReport(moved=13, refused=0), [10, 3], 12) == (
+        report,
+        taken,
+        len(dead_letters.waiting),
+    )
