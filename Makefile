@@ -51,9 +51,10 @@ unit-py312: $(VENV_312)/.installed
 	$(VENV_312)/bin/python -m pytest -m unit tests/unit
 
 $(VENV_312)/.installed: requirements/runtime.txt requirements/dev.txt
-	@python="$(PYTHON_312)"; \
+	@test -x $(VENV_312)/bin/python || { python="$(PYTHON_312)"; \
 	  [ -n "$$python" ] || { echo "needs Python 3.12 for unit-py312: python3.12 does not run here (or set PYTHON_312=<interpreter>)" >&2; exit 1; }; \
-	  test -x $(VENV_312)/bin/python || "$$python" -m venv $(VENV_312)
+	  "$$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "PYTHON_312=$$python is not Python 3.12" >&2; exit 1; }; \
+	  "$$python" -m venv $(VENV_312); }
 	$(VENV_312)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/dev.txt
 	touch $@
 
