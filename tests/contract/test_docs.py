@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped,unused-ignore]
+
+from local.cloudformation import load_yaml
 
 pytestmark = pytest.mark.contract
 
@@ -27,22 +28,16 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 # match itself.
 OUTSIDE = re.compile(r"\.\./shared(?!\.yml)|/wor" r"k/|\b(?:SPEC|ARCHITECTURE|LESSONS)\.md\b")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+BACKTICKED = re.compile(r"`([^`\s]+)`")
+PLACEHOLDER = re.compile(r"[<>{}*$]")
 # A path parameter in the simulator's route patterns: `(?P<payment_id>[^/]+)`.
 NAMED_GROUP = re.compile(r"\(\?P<\w+>[^)]*\)")
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags (`!Sub`, `!Ref`, ...) read as nothing: the
-    routes and gateway responses these tests read never depend on them."""
-
-
-CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
 def serverless_documents() -> dict[str, dict[str, Any]]:
     """Every function service's serverless.yml, by service folder name."""
     return {
-        path.parent.name: yaml.load(path.read_text(), Loader=CloudFormationLoader)  # noqa: S506
+        path.parent.name: load_yaml(path)
         for path in sorted((ROOT / "services").glob("*/serverless.yml"))
     }
 
@@ -340,6 +335,22 @@ def broken_links(path: Path) -> list[str]:
     return broken
 
 
+def missing_paths(path: Path, top_folders: set[str]) -> list[str]:
+    """The repository paths a Markdown file names in backticks (`local/edge/`,
+    `shared_kernel/api/merchant.py:12`) that do not exist and are not generated (git-ignored)
+    files; names with placeholders (`<name>`, `{id}`, `*`) are patterns, not paths."""
+    missing = []
+    for name in BACKTICKED.findall(path.read_text(encoding="utf-8")):
+        if "/" not in name or name.split("/")[0] not in top_folders or PLACEHOLDER.search(name):
+            continue
+        relative = name.split(":")[0].split("#")[0].rstrip("/")
+        if not (ROOT / relative).exists():
+            ignored = subprocess.run(["git", "check-ignore", "-q", relative], cwd=ROOT)
+            if ignored.returncode != 0:
+                missing.append(name)
+    return missing
+
+
 def test_the_tracked_files_are_listed() -> None:
     """git lists the repository's files (guards against a vacuous pass below)."""
     names = {path.relative_to(ROOT).as_posix() for path in tracked_files()}
@@ -363,5 +374,18 @@ def test_every_relative_link_in_the_docs_resolves_inside_the_repository() -> Non
         path.relative_to(ROOT).as_posix(): links
         for path in tracked_files()
         if path.suffix == ".md" and (links := broken_links(path))
+    }
+    assert {} == found
+
+
+def test_every_repository_path_the_docs_name_exists() -> None:
+    """Each path of this repository a tracked Markdown file names in backticks exists."""
+    files = tracked_files()
+    relative = [path.relative_to(ROOT).parts for path in files]
+    top_folders = {parts[0] for parts in relative if len(parts) > 1}
+    found = {
+        path.relative_to(ROOT).as_posix(): names
+        for path in files
+        if path.suffix == ".md" and (names := missing_paths(path, top_folders))
     }
     assert {} == found
