@@ -1,19 +1,31 @@
 # Every command a person runs. `make start` and `make test` install what is missing first.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The Lambda runtime is 3.11; the code also runs on 3.12 and 3.13. A name counts only if it
+# runs: a pyenv shim exists for every installed version but runs only the selected ones, so
+# pyenv's installed versions are also tried by path. PYTHON=<interpreter> overrides.
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+find_python = $(shell for v in $(1); do \
+  for p in python$$v $$(pyenv root 2>/dev/null)/versions/$$v.*/bin/python$$v; do \
+    "$$p" -c '' >/dev/null 2>&1 && { echo "$$p"; exit 0; }; done; done)
+PYTHON ?= $(call find_python,$(SUPPORTED_PYTHONS))
+# The second version CI runs the unit suite under (make unit-py312).
+PYTHON_312 ?= $(call find_python,3.12)
+PYTHON_VERSION_OK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
 AWS_EMULATOR_PORT ?= 4566
 
-.PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile dlq-redrive deploy-local package bench lock clean
+.PHONY: install start test lint typecheck unit unit-py312 soak merchant rotate-key demo reconcile dlq-redrive deploy-local package bench lock clean
 
 install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements/runtime.txt requirements/ops.txt requirements/dev.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { python="$(PYTHON)"; \
+	  [ -n "$$python" ] || { echo "needs Python 3.11, 3.12 or 3.13: none of python3.11, python3.12, python3.13 runs here (or set PYTHON=<interpreter>)" >&2; exit 1; }; \
+	  "$$python" -c '$(PYTHON_VERSION_OK)' 2>/dev/null || { echo "needs Python 3.11, 3.12 or 3.13; PYTHON=$$python is not one of them" >&2; exit 1; }; \
+	  echo "creating $(VENV) with $$python ($$("$$python" -V))"; "$$python" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/ops.txt -r requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
@@ -32,6 +44,19 @@ test: install lint typecheck
 
 unit: install
 	$(PY) -m pytest -m unit
+
+## unit-py312: the unit suite under Python 3.12 too, in its own .venv-3.12 (CI runs it)
+VENV_312 := .venv-3.12
+unit-py312: $(VENV_312)/.installed
+	$(VENV_312)/bin/python -m pytest -m unit tests/unit
+
+$(VENV_312)/.installed: requirements/runtime.txt requirements/ops.txt requirements/dev.txt
+	@test -x $(VENV_312)/bin/python || { python="$(PYTHON_312)"; \
+	  [ -n "$$python" ] || { echo "needs Python 3.12 for unit-py312: python3.12 does not run here (or set PYTHON_312=<interpreter>)" >&2; exit 1; }; \
+	  "$$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "PYTHON_312=$$python is not Python 3.12" >&2; exit 1; }; \
+	  "$$python" -m venv $(VENV_312); }
+	$(VENV_312)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/ops.txt -r requirements/dev.txt
+	touch $@
 
 ## soak: the reliability battery ten times larger (5,000 payments under bank faults, ...)
 soak: install
@@ -94,4 +119,4 @@ lock: install
 	$(PIP_COMPILE) -o requirements/dev.txt requirements/dev.in
 
 clean:
-	rm -rf $(VENV) node_modules .local services/*/.serverless
+	rm -rf $(VENV) $(VENV_312) node_modules .local services/*/.serverless

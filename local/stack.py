@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PortsUnavailable(RuntimeError):
+    """A port the stack needs is taken, repeated or not a port number; the message names
+    each one and the variable that moves it."""
+
+
 def _env_port(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise PortsUnavailable(f"{name}={value!r} is not a port number (1 to 65535)")
+    return int(value)
+
+
+def port_free(port: int) -> bool:
+    """True when a server could listen on 127.0.0.1:port now."""
+    with socket.socket() as sock:
+        # As the servers themselves do: a port left in TIME_WAIT by an earlier run is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
@@ -76,6 +96,49 @@ class Ports:
     def all_free(cls) -> Ports:
         """Every port free (for test runs beside a developer's `make start`)."""
         return cls(free_port(), free_port(), free_port(), free_port())
+
+    def problems(self) -> list[str]:
+        """Why the stack could not listen on these ports: one line per port that is taken or
+        given twice, naming what it is for and the variable that moves it; empty when none."""
+        found: list[str] = []
+        claimed: dict[int, str] = {}
+        for name, port in asdict(self).items():
+            purpose, variable = PORT_ROLES[name]
+            label = f"{purpose} ({variable})" if variable else purpose
+            if port in claimed:
+                found.append(f"{claimed[port]} and {label} are both port {port}: move one")
+                continue
+            claimed[port] = label
+            if not port_free(port):
+                move = f"set {variable} to a free port" if variable else "start again"
+                found.append(
+                    f"port {port} on 127.0.0.1, for {purpose}, is already in use: "
+                    f"stop what listens there or {move}"
+                )
+        return found
+
+    def check(self) -> None:
+        """Raise PortsUnavailable listing every problem() at once, before anything starts."""
+        found = self.problems()
+        if found:
+            lines = "\n".join(f"  {line}" for line in found)
+            raise PortsUnavailable(f"nothing was started:\n{lines}")
+
+
+# What each port of `Ports` is for, and the environment variable that moves it (none for the
+# internal ports, chosen free at each start).
+PORT_ROLES: dict[str, tuple[str, str | None]] = {
+    "merchant_api": ("the merchant API", "MERCHANT_API_PORT"),
+    "callback_api": ("the bank callback API", "CALLBACK_API_PORT"),
+    "bank_simulator": ("the bank simulator", "BANK_SIMULATOR_PORT"),
+    "aws_emulator": ("the AWS emulator", "AWS_EMULATOR_PORT"),
+    "merchant_offline": ("merchant-api's serverless-offline HTTP port", None),
+    "merchant_lambda": ("merchant-api's serverless-offline Lambda port", None),
+    "callback_offline": ("bank-callback's serverless-offline HTTP port", None),
+    "callback_lambda": ("bank-callback's serverless-offline Lambda port", None),
+    "forwarder_offline": ("bank-forwarder's serverless-offline HTTP port", None),
+    "forwarder_lambda": ("bank-forwarder's serverless-offline Lambda port", None),
+}
 
 
 def wait_until(check: Any, what: str, timeout: float) -> None:
@@ -225,6 +288,7 @@ class LocalStack:
     def start(self) -> None:
         """Start everything and wait until every endpoint answers."""
         started = time.monotonic()
+        self.ports.check()
         self.use_emulator()
         try:
             self._start_emulator()
@@ -490,10 +554,16 @@ def register_merchant(env: dict[str, str], name: str) -> dict[str, str]:
     return {"merchant_id": str(created.merchant_id), "api_key": created.api_key}
 
 
-def main() -> None:
-    """`make start`: run the gateway in the foreground until Ctrl-C."""
+def main() -> int:
+    """`make start`: run the gateway in the foreground until Ctrl-C; 1 when a port is taken."""
+    try:
+        ports = Ports.from_env()
+        ports.check()
+    except PortsUnavailable as error:
+        print(f"cannot start the gateway: {error}", file=sys.stderr, flush=True)
+        return 1
     stack = LocalStack(
-        Ports.from_env(),
+        ports,
         callback_secret=os.environ.get("BANK_CALLBACK_SECRET", DEFAULT_CALLBACK_SECRET),
         reconcile_every_s=float(os.environ.get("RECONCILE_EVERY_S", "60")),
     )
@@ -514,7 +584,8 @@ def main() -> None:
     finally:
         print("stopping the gateway", flush=True)
         stack.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
