@@ -468,6 +468,23 @@ def test_error_codes_are_the_gateways() -> None:
     )
 
 
+@pytest.mark.parametrize("service", ["merchant-api", "bank-callback"])
+def test_every_gateway_response_body_is_a_valid_error(service: str) -> None:
+    """API Gateway's own answers (429 throttled, 401, 403, ...) carry the error contract too."""
+    from local.cloudformation import load_yaml
+
+    template = load_yaml(ROOT / "services" / service / "serverless.yml")
+    bodies = {
+        logical_id: json.loads(resource["Properties"]["ResponseTemplates"]["application/json"])
+        for logical_id, resource in (template.get("resources", {}).get("Resources") or {}).items()
+        if resource.get("Type") == "AWS::ApiGateway::GatewayResponse"
+    }
+
+    assert {} == {
+        name: errors for name, body in bodies.items() if (errors := validate("error", body))
+    }
+
+
 def test_callback_ack_is_received_true() -> None:
     """The callback's 200 body is exactly {"received": true}."""
     assert [FieldError("received", "must be true")] == validate(
