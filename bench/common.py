@@ -37,10 +37,15 @@ HANDLERS: dict[str, tuple[str, str]] = {
 }
 
 
+def handlers_package(service: str) -> str:
+    """The handlers package of a service: `merchant-api` has `merchant_api_handlers`."""
+    return service.replace("-", "_") + "_handlers"
+
+
 def handler_path(name: str) -> Path:
     """The source file of a handler."""
     service, module = HANDLERS[name]
-    return ROOT / "services" / service / "handlers" / f"{module}.py"
+    return ROOT / "services" / service / handlers_package(service) / f"{module}.py"
 
 
 def free_port() -> int:
@@ -207,7 +212,9 @@ def memory_sizes() -> dict[str, int]:
         provider_memory = int(document.get("provider", {}).get("memorySize", 1024))
         memory = provider_memory
         for function in (document.get("functions") or {}).values():
-            if str(function.get("handler", "")).startswith(f"handlers/{module}."):
+            if str(function.get("handler", "")).startswith(
+                f"{handlers_package(service)}/{module}."
+            ):
                 memory = int(function.get("memorySize", provider_memory))
         sizes[name] = memory
     return sizes

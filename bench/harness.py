@@ -95,7 +95,7 @@ class BankStub(ThreadingHTTPServer):
 
 def load_handler(name: str) -> Handler:
     """The `handler` function of a handler module, loaded from its file under a unique name
-    (every service names its package `handlers`)."""
+    (so the bench needs no service folder on `sys.path`)."""
     spec = importlib.util.spec_from_file_location(f"bench_handler_{name}", handler_path(name))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

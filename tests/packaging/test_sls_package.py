@@ -43,7 +43,8 @@ def test_service_packages_with_handlers_kernel_and_contracts(service: str, tmp_p
     (archive,) = tmp_path.glob("*.zip")
     names = zipfile.ZipFile(archive).namelist()
     top = {name.split("/")[0] for name in names}
-    assert {"handlers", "shared_kernel", "pynamodb", "jsonschema"} <= top
+    handlers = service.replace("-", "_") + "_handlers"
+    assert {handlers, "shared_kernel", "pynamodb", "jsonschema"} <= top
     assert set() == top & {"boto3", "botocore", "gateway_ops", "click"}
     assert "shared_kernel/schemas/submit-payment-request.schema.json" in names
     assert archive.stat().st_size <= MAX_ZIP_BYTES

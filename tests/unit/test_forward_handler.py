@@ -3,15 +3,14 @@ is reported in batchItemFailures; a settled one is not (the wiring replaced by f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
+from bank_forwarder_handlers import forward
 from shared_kernel.application.backoff import Backoff
 from shared_kernel.application.forward_payment import ForwardResult
 from shared_kernel.application.ports import QueuedPayment
@@ -21,7 +20,6 @@ from .builders import MERCHANT_ID, PAYMENT_ID
 
 pytestmark = pytest.mark.unit
 
-HANDLER = Path(__file__).resolve().parents[2] / "services/bank-forwarder/handlers/forward.py"
 CONTEXT = SimpleNamespace(
     function_name="forward",
     memory_limit_in_mb=512,
@@ -62,12 +60,8 @@ class FakeGateway:
 
 def load_handler(monkeypatch: pytest.MonkeyPatch, fake: FakeGateway) -> ModuleType:
     """The handler module, its `gateway()` returning `fake`."""
-    spec = importlib.util.spec_from_file_location("forward_handler_under_test", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "gateway", lambda: fake)
-    return module
+    monkeypatch.setattr(forward, "gateway", lambda: fake)
+    return forward
 
 
 def record(receive_count: int) -> dict[str, Any]:

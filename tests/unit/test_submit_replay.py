@@ -3,17 +3,16 @@ payment stored under the claim's submission id, exactly as the first answer was 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from merchant_api_handlers import submit_payment
 from shared_kernel import contracts
 from shared_kernel.api.merchant import created_resource, payment_resource
 from shared_kernel.application.get_payment import GetPayment
@@ -33,7 +32,6 @@ from .fakes import (
 
 pytestmark = pytest.mark.unit
 
-HANDLER = Path(__file__).resolve().parents[2] / "services/merchant-api/handlers/submit_payment.py"
 CONTEXT = SimpleNamespace(
     function_name="submit_payment",
     memory_limit_in_mb=512,
@@ -70,12 +68,8 @@ def app() -> FakeGateway:
 @pytest.fixture
 def handler(monkeypatch: pytest.MonkeyPatch, app: FakeGateway) -> Any:
     """The submit handler, its `gateway()` returning `app`."""
-    spec = importlib.util.spec_from_file_location("submit_handler_under_test", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "gateway", lambda: app)
-    return module.handler
+    monkeypatch.setattr(submit_payment, "gateway", lambda: app)
+    return submit_payment.handler
 
 
 def post(key: str = KEY) -> dict[str, Any]:
