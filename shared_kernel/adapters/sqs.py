@@ -18,7 +18,8 @@ from uuid import UUID
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared_kernel import contracts
-from shared_kernel.application.ports import QueuedPayment, QueueUnavailable
+from shared_kernel.application.errors import QueueUnavailable
+from shared_kernel.application.ports import QueuedPayment
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

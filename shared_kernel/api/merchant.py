@@ -16,14 +16,9 @@ from shared_kernel.adapters.apigateway import (
     HttpError,
     header,
 )
+from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.application.ports import StoredAnswer
-from shared_kernel.domain.errors import (
-    FieldError,
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
-    PaymentNotFound,
-    ValidationError,
-)
+from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import PaymentRequest, PaymentStatus, draft_errors
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared_kernel.application.errors import BankRejected, BankUnavailable
 from shared_kernel.application.ports import (
     AcquiringBank,
     BankPaymentRequest,
@@ -15,7 +16,7 @@ from shared_kernel.application.ports import (
     QueuedPayment,
 )
 from shared_kernel.application.retrying import update_payment
-from shared_kernel.domain.errors import BankRejected, BankUnavailable, PaymentNotFound
+from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
 
 logger = logging.getLogger(__name__)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.application.ports import (
     Clock,
     IdempotencyClaim,
@@ -34,7 +35,6 @@ from shared_kernel.application.ports import (
     IdGenerator,
     StoredAnswer,
 )
-from shared_kernel.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
 

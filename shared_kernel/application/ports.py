@@ -17,10 +17,6 @@ from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import Outcome, PaymentRequest
 
 
-class QueueUnavailable(Exception):
-    """The payment queue could not take a message right now."""
-
-
 @dataclass(frozen=True, slots=True)
 class QueuedPayment:
     """The queue message asking the forwarder to send a payment to the bank: ids only."""
@@ -63,7 +59,7 @@ class PaymentRepository(Protocol):
     """Durable storage of payments, with optimistic concurrency on `version`."""
 
     def add(self, payment: PaymentRequest) -> None:
-        """Store a new payment; fails if its id exists."""
+        """Store a new payment; raises DuplicatePayment if its id exists."""
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id; raises PaymentNotFound."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared_kernel.application.backoff import Backoff
+from shared_kernel.application.errors import BankUnavailable, ConcurrentUpdate, QueueUnavailable
 from shared_kernel.application.forward_payment import ForwardPayment, ForwardResult
 from shared_kernel.application.ports import (
     AcquiringBank,
@@ -40,10 +41,9 @@ from shared_kernel.application.ports import (
     PaymentQueue,
     PaymentRepository,
     QueuedPayment,
-    QueueUnavailable,
 )
 from shared_kernel.application.retrying import update_payment
-from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, InvalidTransition
+from shared_kernel.domain.errors import InvalidTransition
 from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
 
 logger = logging.getLogger(__name__)

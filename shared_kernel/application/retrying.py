@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
+from shared_kernel.application.errors import ConcurrentUpdate
 from shared_kernel.application.ports import PaymentRepository
-from shared_kernel.domain.errors import ConcurrentUpdate
 from shared_kernel.domain.payment import PaymentRequest
 
 MAX_ATTEMPTS = 5

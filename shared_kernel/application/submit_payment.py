@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from shared_kernel.application.errors import QueueUnavailable
 from shared_kernel.application.ports import (
     CardCipher,
     CardFingerprinter,
@@ -16,7 +17,6 @@ from shared_kernel.application.ports import (
     PaymentQueue,
     PaymentRepository,
     QueuedPayment,
-    QueueUnavailable,
 )
 from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import PaymentRequest, draft_payment

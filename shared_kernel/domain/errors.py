@@ -1,4 +1,7 @@
-"""Domain errors: the typed failures the core can raise, mapped to HTTP in one place per API."""
+"""Domain errors: the typed failures of the business rules, mapped to HTTP in one place per API.
+
+The errors of the ports and use cases (the bank, the queue, conflicting writes, idempotency)
+are in shared_kernel/application/errors.py."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ class FieldError:
 
 
 class DomainError(Exception):
-    """Base class of every error the domain and the use cases raise on purpose."""
+    """Base class of every error the domain raises on purpose."""
 
 
 class ValidationError(DomainError):
@@ -31,23 +34,3 @@ class PaymentNotFound(DomainError):
 
 class InvalidTransition(DomainError):
     """The requested status change would leave a final state or move backwards."""
-
-
-class ConcurrentUpdate(DomainError):
-    """Someone else changed the payment between our read and our conditional write."""
-
-
-class BankUnavailable(DomainError):
-    """The bank's answer is unknown (5xx, timeout, connection error): retry or query."""
-
-
-class BankRejected(DomainError):
-    """The bank said the request is invalid (400/422): never retry it."""
-
-
-class IdempotencyInProgress(DomainError):
-    """A request with the same Idempotency-Key is still being processed: retry later."""
-
-
-class IdempotencyKeyReused(DomainError):
-    """The Idempotency-Key was used before with a different request body."""

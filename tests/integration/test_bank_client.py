@@ -17,10 +17,10 @@ import pytest
 
 from shared_kernel.adapters.bank.client import HttpAcquiringBank
 from shared_kernel.adapters.bank.transformers import BankStatus, outcome_of
+from shared_kernel.application.errors import BankRejected, BankUnavailable
 from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, BankStatusReport
 from shared_kernel.contracts import load_schema, validate
 from shared_kernel.domain.card import CardSecrets, Expiry
-from shared_kernel.domain.errors import BankRejected, BankUnavailable
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import DeclineReason, Outcome, PaymentStatus
 

@@ -14,13 +14,13 @@ from shared_kernel.adapters.dynamodb.idempotency import (
     DynamoIdempotencyStore,
     bind_idempotency_table,
 )
+from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.application.idempotent_submit import (
     IdempotentAnswer,
     IdempotentSubmit,
     request_hash,
 )
 from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord, StoredAnswer
-from shared_kernel.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
 
 from .conftest import (
     REGION,

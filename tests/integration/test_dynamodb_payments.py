@@ -11,8 +11,9 @@ import pytest
 
 from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD
 from shared_kernel.adapters.dynamodb.payments import MUTABLE_ATTRIBUTES, DynamoPaymentRepository
+from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
-from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
+from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import (
     DeclineReason,
@@ -196,7 +197,7 @@ def test_adding_an_existing_id_fails_and_keeps_the_first(
     repository.add(first)
     impostor = a_payment(id=first.id, money=Money(999, "EUR"))
 
-    with pytest.raises(ConcurrentUpdate):
+    with pytest.raises(DuplicatePayment):
         repository.add(impostor)
 
     assert first == repository.get(first.id)

@@ -10,7 +10,8 @@ from uuid import UUID
 import pytest
 
 from shared_kernel.adapters.sqs import SqsPaymentQueue, parse_queued_payment
-from shared_kernel.application.ports import QueuedPayment, QueueUnavailable
+from shared_kernel.application.errors import QueueUnavailable
+from shared_kernel.application.ports import QueuedPayment
 from shared_kernel.contracts import ContractViolation, validate
 
 from .conftest import ClientFactory, free_port

@@ -14,6 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from shared_kernel.application.errors import (
+    BankUnavailable,
+    ConcurrentUpdate,
+    DuplicatePayment,
+    QueueUnavailable,
+)
 from shared_kernel.application.ports import (
     BankAcceptance,
     BankPaymentRequest,
@@ -21,10 +27,9 @@ from shared_kernel.application.ports import (
     IdempotencyClaim,
     IdempotencyRecord,
     QueuedPayment,
-    QueueUnavailable,
 )
 from shared_kernel.domain.card import CardSecrets, SealedCard
-from shared_kernel.domain.errors import BankUnavailable, ConcurrentUpdate, PaymentNotFound
+from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import PaymentRequest
 
 if TYPE_CHECKING:
@@ -40,10 +45,6 @@ if TYPE_CHECKING:
     )
 
 
-class DuplicatePaymentId(Exception):
-    """`add` was given a payment whose id is already stored."""
-
-
 class InMemoryPaymentRepository:
     """Payments in a dict, stored as copies, with optimistic concurrency on `version`."""
 
@@ -53,9 +54,9 @@ class InMemoryPaymentRepository:
         self._interleaved: deque[Callable[[PaymentRequest], object]] = deque()
 
     def add(self, payment: PaymentRequest) -> None:
-        """Store a new payment; raises DuplicatePaymentId if its id exists."""
+        """Store a new payment; raises DuplicatePayment if its id exists."""
         if payment.id in self.items:
-            raise DuplicatePaymentId(str(payment.id))
+            raise DuplicatePayment(str(payment.id))
         self.items[payment.id] = payment.copy()
 
     def get(self, payment_id: UUID) -> PaymentRequest:

@@ -7,26 +7,22 @@ from uuid import UUID
 
 import pytest
 
-from shared_kernel.application.ports import (
-    BankAcceptance,
-    BankPaymentRequest,
-    QueuedPayment,
-    QueueUnavailable,
-)
-from shared_kernel.domain.card import CardSecrets, Expiry
-from shared_kernel.domain.errors import (
+from shared_kernel.application.errors import (
     BankRejected,
     BankUnavailable,
     ConcurrentUpdate,
-    PaymentNotFound,
+    DuplicatePayment,
+    QueueUnavailable,
 )
+from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, QueuedPayment
+from shared_kernel.domain.card import CardSecrets, Expiry
+from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import PaymentStatus
 
 from .builders import CREATED_AT, MERCHANT_ID, OTHER_MERCHANT_ID, PAID, PAYMENT_ID, pending_payment
 from .fakes import (
     CipherRefused,
-    DuplicatePaymentId,
     FixedClock,
     InMemoryPaymentQueue,
     InMemoryPaymentRepository,
@@ -59,9 +55,9 @@ def test_repository_stores_and_returns_copies(
 def test_repository_refuses_a_duplicate_id(
     repository: InMemoryPaymentRepository, cipher: ReversibleCipher
 ) -> None:
-    """Adding a second payment with the same id raises."""
+    """Adding a second payment with the same id raises DuplicatePayment."""
     repository.add(pending_payment(cipher))
-    with pytest.raises(DuplicatePaymentId):
+    with pytest.raises(DuplicatePayment):
         repository.add(pending_payment(cipher))
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from bank_forwarder_handlers import forward
 from shared_kernel.application.backoff import Backoff
+from shared_kernel.application.errors import BankUnavailable
 from shared_kernel.application.forward_payment import ForwardResult
 from shared_kernel.application.ports import QueuedPayment
-from shared_kernel.domain.errors import BankUnavailable
 
 from .builders import MERCHANT_ID, PAYMENT_ID
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import pytest
 
+from shared_kernel.application.errors import BankRejected, BankUnavailable
 from shared_kernel.application.forward_payment import ForwardPayment, ForwardResult
 from shared_kernel.application.ports import (
     BankAcceptance,
@@ -15,7 +16,6 @@ from shared_kernel.application.ports import (
     QueuedPayment,
 )
 from shared_kernel.domain.card import CardSecrets, Expiry
-from shared_kernel.domain.errors import BankRejected, BankUnavailable
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import FailureReason, PaymentStatus
 

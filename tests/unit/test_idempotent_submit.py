@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.application.idempotent_submit import (
     IdempotentAnswer,
     IdempotentSubmit,
@@ -16,7 +17,6 @@ from shared_kernel.application.idempotent_submit import (
 )
 from shared_kernel.application.ports import IdempotencyClaim, StoredAnswer
 from shared_kernel.application.submit_payment import SubmitPayment
-from shared_kernel.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
 
 from .builders import MERCHANT_ID, SPEC_BODY
 from .fakes import (

@@ -9,9 +9,10 @@ import pytest
 
 from shared_kernel import contracts
 from shared_kernel.api.merchant import http_errors, idempotency_key, respond_answer
+from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.application.idempotent_submit import IdempotentAnswer
 from shared_kernel.application.ports import StoredAnswer
-from shared_kernel.domain.errors import FieldError, IdempotencyInProgress, IdempotencyKeyReused
+from shared_kernel.domain.errors import FieldError
 
 pytestmark = pytest.mark.unit
 

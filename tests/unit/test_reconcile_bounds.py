@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from shared_kernel.application.backoff import Backoff
+from shared_kernel.application.errors import BankUnavailable
 from shared_kernel.application.forward_payment import ForwardPayment
 from shared_kernel.application.ports import BankStatusReport
 from shared_kernel.application.reconcile import Reconcile
-from shared_kernel.domain.errors import BankUnavailable
 from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
 
 from .builders import CREATED_AT, INSUFFICIENT_FUNDS, PAID, PAYMENT_ID, PROCESSING, pending_payment

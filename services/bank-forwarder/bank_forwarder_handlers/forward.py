@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared_kernel.adapters.sqs import parse_queued_payment
+from shared_kernel.application.errors import BankUnavailable
 from shared_kernel.bootstrap import gateway
-from shared_kernel.domain.errors import BankUnavailable
 from shared_kernel.observability.logging import get_logger
 
 logger = get_logger("bank-forwarder")

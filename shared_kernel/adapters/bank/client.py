@@ -23,8 +23,8 @@ from shared_kernel.adapters.bank.transformers import (
     parse_status_report,
     to_bank_request,
 )
+from shared_kernel.application.errors import BankRejected, BankUnavailable
 from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, BankStatusReport
-from shared_kernel.domain.errors import BankRejected, BankUnavailable
 
 logger = logging.getLogger(__name__)
 

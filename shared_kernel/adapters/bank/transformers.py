@@ -15,8 +15,8 @@ from typing import Any, TypedDict, assert_never
 from uuid import UUID
 
 from shared_kernel import contracts
+from shared_kernel.application.errors import BankUnavailable
 from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, BankStatusReport
-from shared_kernel.domain.errors import BankUnavailable
 from shared_kernel.domain.payment import DeclineReason, Outcome, PaymentStatus
 
 ACCEPTED_CONTRACT = "bank-payment-accepted"

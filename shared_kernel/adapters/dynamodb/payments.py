@@ -26,8 +26,9 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from shared_kernel.adapters.dynamodb.models import OPEN_SHARD, PaymentModel
+from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
-from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
+from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import (
     DeclineReason,
@@ -130,14 +131,14 @@ class DynamoPaymentRepository:
     def add(self, payment: PaymentRequest) -> None:
         """Store a new payment (PutItem if attribute_not_exists(payment_id)).
 
-        Raises ConcurrentUpdate if a payment with this id is already stored.
+        Raises DuplicatePayment if a payment with this id is already stored.
         """
         item = to_item(payment)
         try:
             item.save(condition=PaymentModel.payment_id.does_not_exist())
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
-                raise ConcurrentUpdate(f"payment {payment.id} already exists") from error
+                raise DuplicatePayment(f"payment {payment.id} already exists") from error
             raise
         self._remember(payment.id, payment.version, stored_values(item))
 
