@@ -41,7 +41,7 @@ BUILD: dict[str, tuple[list[str], list[str]]] = {
     # The idempotency store (if the gateway has one) is built by a first POST too.
     "submit_payment": (["submit_payment", "idempotency"], ["dynamodb", "sqs", "kms"]),
     "get_payment": (["get_payment"], ["dynamodb"]),
-    "forward": (["forward_payment"], ["dynamodb", "kms"]),
+    "forward": (["forward_delivery"], ["dynamodb", "kms"]),
     "reconcile": (["reconcile"], ["dynamodb", "sqs"]),
     "payment_updates": (["secrets", "apply_bank_update"], ["dynamodb", "secretsmanager"]),
 }

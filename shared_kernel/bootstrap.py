@@ -21,9 +21,8 @@ if TYPE_CHECKING:
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
-    from shared_kernel.adapters.sqs import SqsPaymentQueue
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
-    from shared_kernel.application.backoff import Backoff
+    from shared_kernel.application.forward_delivery import ForwardDelivery
     from shared_kernel.application.forward_payment import ForwardPayment
     from shared_kernel.application.get_payment import GetPayment, LookUpPayment
     from shared_kernel.application.idempotent_submit import IdempotentSubmit
@@ -154,23 +153,10 @@ class Gateway:
 
     @cached_property
     def queue(self) -> PaymentQueue:
-        """The payment queue."""
-        return self.sqs_queue
-
-    @cached_property
-    def sqs_queue(self) -> SqsPaymentQueue:
-        """The payment queue as SQS: also delays a message's redelivery (the forwarder's)."""
+        """The payment queue (SQS)."""
         from shared_kernel.adapters.sqs import SqsPaymentQueue
 
         return SqsPaymentQueue(self.client("sqs"), self.settings.payment_queue_url)
-
-    @cached_property
-    def forward_backoff(self) -> Backoff:
-        """How long a message the forwarder could not settle waits before its next try."""
-        from shared_kernel.application.backoff import Backoff
-
-        s = self.settings
-        return Backoff(s.forward_backoff_base_s, s.forward_backoff_cap_s)
 
     @cached_property
     def cipher(self) -> CardCipher:
@@ -268,6 +254,19 @@ class Gateway:
         from shared_kernel.application.forward_payment import ForwardPayment
 
         return ForwardPayment(self.payments, self.bank, self.cipher, self.clock)
+
+    @cached_property
+    def forward_delivery(self) -> ForwardDelivery:
+        """Use case: one delivery of a queued payment, done or retried after the back-off."""
+        from shared_kernel.application.backoff import Backoff
+        from shared_kernel.application.forward_delivery import ForwardDelivery
+
+        s = self.settings
+        return ForwardDelivery(
+            self.forward_payment,
+            Backoff(s.forward_backoff_base_s, s.forward_backoff_cap_s),
+            s.forward_max_attempts,
+        )
 
     @cached_property
     def apply_bank_update(self) -> ApplyBankUpdate:

@@ -1,1 +1,2 @@
-"""API models: the wire shapes of each HTTP API, and the one place each maps errors to HTTP."""
+"""The wire side of each trigger: events in as typed requests, answers out; for each HTTP API
+the one place errors become HTTP statuses."""

@@ -75,10 +75,15 @@ class PaymentRepository(Protocol):
 
 
 class PaymentQueue(Protocol):
-    """The queue between submit and the forwarder (at-least-once delivery)."""
+    """The queue between submit and the forwarder (at-least-once delivery, redelivered until
+    the forwarder is done with a message)."""
 
     def publish(self, message: QueuedPayment) -> None:
         """Queue one message; raises QueueUnavailable."""
+
+    def delay_retry(self, receipt_handle: str, seconds: float) -> bool:
+        """Deliver a received message (by its receipt handle) again in `seconds`, not sooner;
+        False if the queue refused (it then comes back after its default delay)."""
 
 
 class AcquiringBank(Protocol):

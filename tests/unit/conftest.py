@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from shared_kernel.application.forward_payment import ForwardPayment
+
+from .builders import pending_payment
 from .fakes import (
     FixedClock,
     InMemoryMerchantDirectory,
@@ -55,3 +60,17 @@ def ids() -> SequentialIds:
 def directory() -> InMemoryMerchantDirectory:
     """An empty merchant directory."""
     return InMemoryMerchantDirectory()
+
+
+@pytest.fixture
+def forward(
+    repository: InMemoryPaymentRepository,
+    bank: ScriptedBank,
+    cipher: ReversibleCipher,
+    clock: FixedClock,
+) -> ForwardPayment:
+    """The forwarding use case over a repository holding one pending payment (the SPEC
+    example), two seconds after it was accepted."""
+    repository.add(pending_payment(cipher))
+    clock.advance(timedelta(seconds=2))
+    return ForwardPayment(repository, bank, cipher, clock)

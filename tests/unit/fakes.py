@@ -110,10 +110,12 @@ class InMemoryPaymentRepository:
 
 
 class InMemoryPaymentQueue:
-    """A list of published messages; set `failing` to make publish raise QueueUnavailable."""
+    """A list of published messages and of the redelivery delays asked for; set `failing`
+    to make publish raise QueueUnavailable."""
 
     def __init__(self, *, failing: bool = False) -> None:
         self.messages: list[QueuedPayment] = []
+        self.delays: list[tuple[str, float]] = []
         self.failing = failing
 
     def publish(self, message: QueuedPayment) -> None:
@@ -121,6 +123,11 @@ class InMemoryPaymentQueue:
         if self.failing:
             raise QueueUnavailable("queue is down (fake)")
         self.messages.append(message)
+
+    def delay_retry(self, receipt_handle: str, seconds: float) -> bool:
+        """Record the delay asked for the message with this receipt handle."""
+        self.delays.append((receipt_handle, seconds))
+        return True
 
 
 BankAnswer = BankAcceptance | Exception | type[Exception]

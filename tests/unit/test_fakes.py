@@ -113,6 +113,12 @@ def test_queue_records_messages_until_told_to_fail() -> None:
     assert [message] == queue.messages
 
 
+def test_queue_records_the_redelivery_delays_asked_for() -> None:
+    """delay_retry records (receipt handle, seconds) and says the queue took it."""
+    queue = InMemoryPaymentQueue()
+    assert (True, [("h-1", 4.0)]) == (queue.delay_retry("h-1", 4.0), queue.delays)
+
+
 def test_bank_answers_from_its_scripts_then_accepts(bank: ScriptedBank) -> None:
     """Card scripts come first, then per-call scripts, then acceptance; all requests recorded."""
     bank.on_card("4000000000000119", BankUnavailable("503"))

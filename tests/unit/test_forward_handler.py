@@ -13,10 +13,12 @@ import pytest
 from bank_forwarder_handlers import forward
 from shared_kernel.application.backoff import Backoff
 from shared_kernel.application.errors import BankUnavailable
+from shared_kernel.application.forward_delivery import ForwardDelivery
 from shared_kernel.application.forward_payment import ForwardResult
 from shared_kernel.application.ports import QueuedPayment
 
 from .builders import MERCHANT_ID, PAYMENT_ID
+from .fakes import InMemoryPaymentQueue
 
 pytestmark = pytest.mark.unit
 
@@ -29,26 +31,18 @@ CONTEXT = SimpleNamespace(
 
 
 @dataclass
-class FakeQueue:
-    """Records the redelivery delays asked for."""
-
-    delays: list[tuple[str, float]] = field(default_factory=list)
-
-    def delay_retry(self, receipt_handle: str, seconds: float) -> bool:
-        """Record the call."""
-        self.delays.append((receipt_handle, seconds))
-        return True
-
-
-@dataclass
 class FakeGateway:
-    """What the handler takes from bootstrap.gateway(), with a scripted use case."""
+    """What the handler takes from bootstrap.gateway(): the real delivery use case around a
+    scripted forward, and a queue recording the redelivery delays."""
 
     answer: ForwardResult | Exception
-    settings: Any = field(default_factory=lambda: SimpleNamespace(forward_max_attempts=6))
-    forward_backoff: Backoff = field(default_factory=lambda: Backoff(2.0, 300.0, lambda: 1.0))
-    sqs_queue: FakeQueue = field(default_factory=FakeQueue)
+    queue: InMemoryPaymentQueue = field(default_factory=InMemoryPaymentQueue)
     calls: list[tuple[QueuedPayment, bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.forward_delivery = ForwardDelivery(
+            self.forward_payment, Backoff(2.0, 300.0, lambda: 1.0), max_attempts=6
+        )
 
     def forward_payment(self, message: QueuedPayment, final_attempt: bool = False) -> ForwardResult:
         """Record the call and answer as scripted."""
@@ -90,7 +84,7 @@ def test_bank_unavailable_delays_the_record_by_its_back_off_and_reports_it(
     assert (
         {"batchItemFailures": [{"itemIdentifier": f"m-{receive_count}"}]},
         [(f"h-{receive_count}", delay)],
-    ) == (answer, fake.sqs_queue.delays)
+    ) == (answer, fake.queue.delays)
 
 
 def test_a_settled_record_is_neither_delayed_nor_reported(
@@ -99,7 +93,7 @@ def test_a_settled_record_is_neither_delayed_nor_reported(
     """A record forwarded (or otherwise done) leaves the batch: no failure, no delay."""
     fake = FakeGateway(ForwardResult.ACCEPTED)
     answer = load_handler(monkeypatch, fake).handler({"Records": [record(1)]}, CONTEXT)
-    assert ({"batchItemFailures": []}, []) == (answer, fake.sqs_queue.delays)
+    assert ({"batchItemFailures": []}, []) == (answer, fake.queue.delays)
 
 
 def test_the_last_receive_is_the_final_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,3 +102,15 @@ def test_the_last_receive_is_the_final_attempt(monkeypatch: pytest.MonkeyPatch) 
     fake = FakeGateway(ForwardResult.GAVE_UP)
     load_handler(monkeypatch, fake).handler({"Records": [record(5), record(6)]}, CONTEXT)
     assert [False, True] == sorted(final for _, final in fake.calls)
+
+
+def test_a_malformed_record_is_dropped_without_forwarding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body breaking the queue-message contract is done (never retried) and never forwarded;
+    the well-formed record beside it is forwarded."""
+    fake = FakeGateway(ForwardResult.ACCEPTED)
+    malformed = {**record(1), "messageId": "m-bad", "body": '{"payment_id": "nope"}'}
+    answer = load_handler(monkeypatch, fake).handler({"Records": [malformed, record(2)]}, CONTEXT)
+    assert ({"batchItemFailures": []}, [PAYMENT_ID]) == (
+        answer,
+        [message.payment_id for message, _ in fake.calls],
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -26,26 +25,12 @@ from .builders import (
     PAID,
     PAYMENT_ID,
     PROCESSING,
-    pending_payment,
 )
-from .fakes import FixedClock, InMemoryPaymentRepository, ReversibleCipher, ScriptedBank
+from .fakes import FixedClock, InMemoryPaymentRepository, ScriptedBank
 
 pytestmark = pytest.mark.unit
 
 MESSAGE = QueuedPayment(PAYMENT_ID, MERCHANT_ID, "corr-1")
-
-
-@pytest.fixture
-def forward(
-    repository: InMemoryPaymentRepository,
-    bank: ScriptedBank,
-    cipher: ReversibleCipher,
-    clock: FixedClock,
-) -> ForwardPayment:
-    """The use case over a repository holding one pending payment (the SPEC example)."""
-    repository.add(pending_payment(cipher))
-    clock.advance(timedelta(seconds=2))
-    return ForwardPayment(repository, bank, cipher, clock)
 
 
 def test_accepted_payment_becomes_processing_and_loses_its_card(
