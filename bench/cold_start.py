@@ -39,7 +39,7 @@ MODELS: dict[str, list[tuple[str, str]]] = {
 BUILD: dict[str, tuple[list[str], list[str]]] = {
     "authorizer": (["merchants", "secrets"], ["dynamodb", "secretsmanager"]),
     # The idempotency store (if the gateway has one) is built by a first POST too.
-    "submit_payment": (["submit_payment", "idempotency"], ["dynamodb", "sqs", "kms"]),
+    "submit_payment": (["submit_once_per_key", "idempotency"], ["dynamodb", "sqs", "kms"]),
     "get_payment": (["get_payment"], ["dynamodb"]),
     "forward": (["forward_delivery"], ["dynamodb", "kms"]),
     "reconcile": (["reconcile"], ["dynamodb", "sqs"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     )
     from shared_kernel.application.reconcile import Reconcile
     from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
+    from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
     from shared_kernel.application.submit_payment import SubmitPayment
 
 
@@ -223,6 +225,16 @@ class Gateway:
         return IdempotentSubmit(self.idempotency, self.clock, new_uuid, self.api_key_pepper)
 
     @cached_property
+    def submit_once_per_key(self) -> SubmitOncePerKey:
+        """Use case: submit a payment, once per Idempotency-Key when the request has one (the
+        idempotency store is built on the first request with a key)."""
+        from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
+
+        return SubmitOncePerKey(
+            self.submit_payment, self.get_payment, idempotent=lambda: self.idempotent_submit
+        )
+
+    @cached_property
     def get_payment(self) -> GetPayment:
         """Use case: read a payment."""
         from shared_kernel.application.get_payment import GetPayment
@@ -302,6 +314,17 @@ class Gateway:
         from shared_kernel.application.merchant_keys import AuthenticateMerchant
 
         return AuthenticateMerchant(self.merchants, self.api_key_pepper)
+
+    @cached_property
+    def unauthorized(self) -> Callable[[], Any]:
+        """The authorizer's 401: raising in AWS, the sentinel under serverless-offline."""
+        if self.settings.offline:
+            from shared_kernel.adapters import offline
+
+            return offline.unauthorized
+        from shared_kernel.api import authorizer
+
+        return authorizer.unauthorized
 
     @cached_property
     def rotate_merchant_key(self) -> RotateMerchantKey:

@@ -54,6 +54,8 @@ class Settings:
     reconcile_max_requeues: int = 5
     reconcile_max_checks: int = 20
     reconcile_give_up_after_s: float = 86400.0
+    # Under serverless-offline (the local stack), which sets IS_OFFLINE=true.
+    offline: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,4 +89,5 @@ class Settings:
             reconcile_max_requeues=int(env.get("RECONCILE_MAX_REQUEUES", "5")),
             reconcile_max_checks=int(env.get("RECONCILE_MAX_CHECKS", "20")),
             reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
+            offline=env.get("IS_OFFLINE") == "true",
         )

@@ -1,5 +1,6 @@
-"""The bank callback API's wire format: signature check, body parsing into a BankUpdate,
-and the mapping of errors to HTTP answers (the one place for this API)."""
+"""The bank callback API's wire format: signature check and body parsing into a BankUpdate
+in one call, its answer, and the mapping of errors to HTTP answers (the one place for this
+API)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from uuid import UUID
 
 from shared_kernel import contracts
 from shared_kernel.adapters import apigateway
-from shared_kernel.adapters.apigateway import HttpError, checked_body, header, parse_json
+from shared_kernel.adapters.apigateway import HttpError, checked_body, header, parse_json, respond
 from shared_kernel.adapters.bank.signature import verify
 from shared_kernel.adapters.bank.transformers import outcome_of
 from shared_kernel.application.apply_bank_update import BankUpdate
@@ -39,6 +40,11 @@ def verified_update(event: dict[str, Any], secrets: Sequence[str], now: float) -
         bank_reference=body["bank_reference"],
         occurred_at=datetime.fromisoformat(body["occurred_at"].replace("Z", "+00:00")),
     )
+
+
+def acknowledged() -> dict[str, Any]:
+    """The 200 answer: the update is applied (or the payment already had that status)."""
+    return respond(200, {"received": True})
 
 
 # Every error a callback handler can meet, and its HTTP answer (the one place).

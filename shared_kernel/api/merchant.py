@@ -1,9 +1,9 @@
-"""The merchant API's wire format: the payment resource, path parsing, authorisation of
-the path's merchant, request validation, and the mapping of errors to HTTP answers."""
+"""The merchant API's wire format: each request parsed (path ids, the authorised merchant,
+body, Idempotency-Key, correlation id) into one typed request in one call, each result
+mapped to its answer (the payment resource), and the mapping of errors to HTTP answers."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -12,18 +12,19 @@ from uuid import UUID
 
 from shared_kernel.adapters import apigateway
 from shared_kernel.adapters.apigateway import (
-    JSON_HEADERS,
     HttpError,
+    error_body,
     header,
+    read_json_object,
+    respond,
 )
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
-from shared_kernel.application.ports import StoredAnswer
 from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import PaymentRequest, PaymentStatus, draft_errors
 
 if TYPE_CHECKING:
-    from shared_kernel.application.idempotent_submit import IdempotentAnswer
+    from shared_kernel.application.submit_once_per_key import Submission, Submitted
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # SPEC §3: 1 to 255 printable ASCII characters (0x20-0x7E).
@@ -136,23 +137,59 @@ def created_resource(payment: PaymentRequest) -> dict[str, Any]:
     }
 
 
-def created_answer(payment: PaymentRequest) -> StoredAnswer:
-    """The 201 answer to a payment's submission, the same first and on every replay: the
-    resource as accepted and its Location."""
-    body = json.dumps(created_resource(payment), separators=(",", ":"))
-    return StoredAnswer(201, body, {"Location": payment_location(payment)})
+def submission(event: Mapping[str, Any], today: date) -> Submission:
+    """The submission a POST /merchant/{merchant_id}/payments request makes, checked in
+    order: the path (400), the caller (401, 403), the media type, size and JSON syntax (415,
+    413, 400), then every field and the Idempotency-Key together (ValidationError, 400)."""
+    # Imported here: the status read never imports the submission use cases.
+    from shared_kernel.application.submit_once_per_key import Submission
+
+    (merchant_id,) = path_ids(event, "merchant_id")
+    authorise(event, merchant_id)
+    _, body = read_json_object(event)
+    key, key_errors = idempotency_key(event)
+    errors = submission_errors(body, today) + key_errors
+    if errors:
+        raise ValidationError(errors)
+    assert isinstance(body, dict)
+    return Submission(merchant_id, body, correlation_id(event), key)
 
 
-def respond_answer(answer: StoredAnswer | IdempotentAnswer) -> dict[str, Any]:
-    """A Lambda proxy response for an answer; a replayed one says `Idempotent-Replayed: true`."""
-    if isinstance(answer, StoredAnswer):
-        stored, replayed = answer, False
-    else:
-        stored, replayed = answer.answer, answer.replayed
-    headers = {**JSON_HEADERS, **stored.headers}
-    if replayed:
+def submitted_response(submitted: Submitted) -> dict[str, Any]:
+    """The 201 answer, the same first and on every replay: the resource as accepted and its
+    Location; a replay also says `Idempotent-Replayed: true`."""
+    headers = {"Location": payment_location(submitted.payment)}
+    if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return {"statusCode": stored.status, "headers": headers, "body": stored.body}
+    return respond(201, created_resource(submitted.payment), headers)
+
+
+def payment_lookup(event: Mapping[str, Any]) -> tuple[UUID, UUID]:
+    """The (merchant id, payment id) a GET /merchant/{merchant_id}/payment/{payment_id}
+    request reads: HttpError 400 for a path id that is not a UUID, 401/403 for the caller."""
+    merchant_id, payment_id = path_ids(event, "merchant_id", "payment_id")
+    authorise(event, merchant_id)
+    return merchant_id, payment_id
+
+
+def payment_response(payment: PaymentRequest) -> dict[str, Any]:
+    """The 200 answer: the payment resource."""
+    return respond(200, payment_resource(payment))
+
+
+# The declared methods of each resource (services/merchant-api/serverless.yml).
+ALLOWED_METHODS = {
+    "/merchant/{merchant_id}/payments": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}": "GET",
+}
+
+
+def method_not_allowed(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The 405 method_not_allowed answer to a method the request's resource does not
+    declare, its `Allow` header naming the ones it does (RFC 9110)."""
+    allow = ALLOWED_METHODS.get(str(event.get("resource") or ""), "")
+    error = HttpError(405, "method_not_allowed", "this method is not allowed on this resource")
+    return respond(405, error_body(error), {"Allow": allow} if allow else None)
 
 
 # Every error a merchant-API handler can meet, and its HTTP answer (the one place).

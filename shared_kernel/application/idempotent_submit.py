@@ -25,16 +25,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
-from shared_kernel.application.ports import (
-    Clock,
-    IdempotencyClaim,
-    IdempotencyStore,
-    IdGenerator,
-    StoredAnswer,
-)
+from shared_kernel.application.ports import Clock, IdempotencyClaim, IdempotencyStore, IdGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +43,8 @@ _HASH_CONTEXT = b"gateway/idempotency-request/v1\n"
 # settle any such race, after which the caller is told to retry.
 _CLAIM_ROUNDS = 3
 
-# `submit(submission_id, resumed)`: store and queue the payment under the id, its answer.
-Submit = Callable[[UUID, bool], StoredAnswer]
-# `replay(submission_id)`: the first answer rebuilt from the payment stored under the id,
-# or None while no payment is stored under it.
-Replay = Callable[[UUID], StoredAnswer | None]
+# What a submission answers (submit_once_per_key.py: the payment it stored).
+Answer = TypeVar("Answer")
 
 
 def scope_of(merchant_id: UUID, key: str) -> str:
@@ -67,10 +59,10 @@ def request_hash(secret: bytes, body: Mapping[str, object]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class IdempotentAnswer:
+class IdempotentAnswer(Generic[Answer]):
     """The answer to give: fresh from the submission, or the first one replayed."""
 
-    answer: StoredAnswer
+    answer: Answer
     replayed: bool
 
 
@@ -100,9 +92,9 @@ class IdempotentSubmit:
         merchant_id: UUID,
         key: str,
         body: Mapping[str, object],
-        submit: Submit,
-        replay: Replay,
-    ) -> IdempotentAnswer:
+        submit: Callable[[UUID, bool], Answer],
+        replay: Callable[[UUID], Answer | None],
+    ) -> IdempotentAnswer[Answer]:
         """The fresh or replayed answer; `submit(submission_id, resumed)` runs at most once
         per claim, `resumed` when an abandoned claim was taken over; `replay(submission_id)`
         answers a repeat once the payment is stored.
@@ -112,8 +104,8 @@ class IdempotentSubmit:
         """
         scope = scope_of(merchant_id, key)
         claimed = self._claim(scope, request_hash(self.secret, body), replay)
-        if isinstance(claimed, StoredAnswer):
-            return IdempotentAnswer(claimed, replayed=True)
+        if isinstance(claimed, IdempotentAnswer):
+            return claimed
         try:
             answer = submit(claimed.submission_id, claimed.resumed)
         except BaseException:
@@ -121,8 +113,10 @@ class IdempotentSubmit:
             raise
         return IdempotentAnswer(answer, replayed=False)
 
-    def _claim(self, scope: str, fingerprint: str, replay: Replay) -> _Claimed | StoredAnswer:
-        """The scope once it is ours, or the first answer to replay."""
+    def _claim(
+        self, scope: str, fingerprint: str, replay: Callable[[UUID], Answer | None]
+    ) -> _Claimed | IdempotentAnswer[Answer]:
+        """The scope once it is ours, or the first answer, replayed."""
         for _ in range(_CLAIM_ROUNDS):
             now = self.clock.now()
             claim = IdempotencyClaim(
@@ -143,7 +137,7 @@ class IdempotentSubmit:
                 raise IdempotencyKeyReused(scope)
             answer = replay(record.submission_id)
             if answer is not None:
-                return answer
+                return IdempotentAnswer(answer, replayed=True)
             if record.locked_until > now:
                 raise IdempotencyInProgress(scope)
             if self.store.take_over(scope, record.owner, claim.owner, claim.locked_until):

@@ -6,7 +6,7 @@ them in memory. bootstrap.py picks which.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -145,16 +145,6 @@ class MerchantDirectory(Protocol):
     ) -> int:
         """Add a key and schedule the merchant's earlier keys to stop at `revoke_old_at`;
         the number of earlier keys. Raises LookupError for an unknown merchant."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    """An answer to a submission, as given and as replayed: status, JSON body text and the
-    headers that belong to it (Location). Never holds card data."""
-
-    status: int
-    body: str
-    headers: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)

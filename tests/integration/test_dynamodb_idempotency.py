@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import pytest
@@ -20,7 +20,7 @@ from shared_kernel.application.idempotent_submit import (
     IdempotentSubmit,
     request_hash,
 )
-from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord, StoredAnswer
+from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord
 
 from .conftest import (
     REGION,
@@ -32,12 +32,21 @@ from .conftest import (
 
 pytestmark = pytest.mark.integration
 
+
+class Answer(NamedTuple):
+    """A submission's answer as these tests give it (IdempotentSubmit is generic in it)."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SUBMISSION = UUID("3d2f1e0c-9b8a-4c7d-8e6f-5a4b3c2d1e0f")
 DAY = timedelta(hours=24)
 LOCK = timedelta(seconds=30)
 SCOPE = "6f1c1c38-5d5e-4b8e-9d6c-3f0a7a1e2b11#order-1234-attempt-1"
-ANSWER = StoredAnswer(
+ANSWER = Answer(
     201,
     '{"id":"8c0e7d4e-2f0b-4a52-9a47-6b1d1c2e3f40","status":"pending"}',
     {"Location": "/merchant/m/payment/8c0e7d4e-2f0b-4a52-9a47-6b1d1c2e3f40"},
@@ -194,11 +203,11 @@ def test_concurrent_claims_run_the_submission_once(store: DynamoIdempotencyStore
     which is rebuilt from what it stored under the claim's submission id."""
     counter = iter(range(1_000_000))
     idempotent = IdempotentSubmit(store, WallClock(), lambda: UUID(int=next(counter)), b"k")
-    stored: dict[UUID, StoredAnswer] = {}
+    stored: dict[UUID, Answer] = {}
     runs: list[UUID] = []
     body = {"amount": 1050}
 
-    def submission(submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def submission(submission_id: UUID, resumed: bool) -> Answer:
         runs.append(submission_id)
         return stored.setdefault(submission_id, ANSWER)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -20,6 +20,8 @@ from shared_kernel.application.errors import (
     DuplicatePayment,
     QueueUnavailable,
 )
+from shared_kernel.application.get_payment import GetPayment
+from shared_kernel.application.idempotent_submit import IdempotentSubmit
 from shared_kernel.application.ports import (
     BankAcceptance,
     BankPaymentRequest,
@@ -28,6 +30,8 @@ from shared_kernel.application.ports import (
     IdempotencyRecord,
     QueuedPayment,
 )
+from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
+from shared_kernel.application.submit_payment import SubmitPayment
 from shared_kernel.domain.card import CardSecrets, SealedCard
 from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import PaymentRequest
@@ -343,6 +347,29 @@ class InMemoryIdempotencyStore:
         record = self.records.get(scope)
         if record is not None and record.owner == owner:
             self.records[scope] = replace(record, locked_until=now)
+
+
+@dataclass
+class SubmitWiring:
+    """SubmitOncePerKey on fresh fakes, as bootstrap wires it (what the submit handler takes
+    from `gateway()`), counting how often the idempotency use case is built."""
+
+    clock: FixedClock = field(default_factory=FixedClock)
+    repository: InMemoryPaymentRepository = field(default_factory=InMemoryPaymentRepository)
+    queue: InMemoryPaymentQueue = field(default_factory=InMemoryPaymentQueue)
+    store: InMemoryIdempotencyStore = field(default_factory=InMemoryIdempotencyStore)
+    built: int = 0
+
+    def __post_init__(self) -> None:
+        ids = SequentialIds()
+        submit = SubmitPayment(self.repository, self.queue, ReversibleCipher(), self.clock, ids)
+        idempotent = IdempotentSubmit(self.store, self.clock, ids, b"pepper")
+
+        def build() -> IdempotentSubmit:
+            self.built += 1
+            return idempotent
+
+        self.submit_once_per_key = SubmitOncePerKey(submit, GetPayment(self.repository), build)
 
 
 if TYPE_CHECKING:

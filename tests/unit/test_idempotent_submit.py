@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 import pytest
@@ -15,7 +16,7 @@ from shared_kernel.application.idempotent_submit import (
     request_hash,
     scope_of,
 )
-from shared_kernel.application.ports import IdempotencyClaim, StoredAnswer
+from shared_kernel.application.ports import IdempotencyClaim
 from shared_kernel.application.submit_payment import SubmitPayment
 
 from .builders import MERCHANT_ID, SPEC_BODY
@@ -29,6 +30,15 @@ from .fakes import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+class Answer(NamedTuple):
+    """A submission's answer as these tests give it (IdempotentSubmit is generic in it)."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
+
 
 MERCHANT = UUID("6f1c1c38-5d5e-4b8e-9d6c-3f0a7a1e2b11")
 KEY = "order-1234-attempt-1"
@@ -54,17 +64,17 @@ class Payments:
     def __init__(self) -> None:
         self.runs = 0
         self.calls: list[tuple[UUID, bool]] = []
-        self.stored: dict[UUID, StoredAnswer] = {}
+        self.stored: dict[UUID, Answer] = {}
         self.replayed: list[UUID] = []
 
-    def submit(self, submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def submit(self, submission_id: UUID, resumed: bool) -> Answer:
         self.runs += 1
         self.calls.append((submission_id, resumed))
         body = json.dumps({"id": str(submission_id), "status": "pending"})
-        answer = StoredAnswer(201, body, {"Location": f"/merchant/m/payment/{submission_id}"})
+        answer = Answer(201, body, {"Location": f"/merchant/m/payment/{submission_id}"})
         return self.stored.setdefault(submission_id, answer)
 
-    def replay(self, submission_id: UUID) -> StoredAnswer | None:
+    def replay(self, submission_id: UUID) -> Answer | None:
         self.replayed.append(submission_id)
         return self.stored.get(submission_id)
 
@@ -163,7 +173,7 @@ def test_repeat_while_the_first_runs_and_stored_nothing_is_in_progress(
     a repeat raises IdempotencyInProgress."""
     seen: list[type[Exception]] = []
 
-    def first(submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def first(submission_id: UUID, resumed: bool) -> Answer:
         clock.advance(timedelta(seconds=5))
         try:
             idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
@@ -183,7 +193,7 @@ def test_repeat_once_the_first_stored_its_payment_replays_it_even_before_it_retu
     request (lock live) has not returned yet."""
     seen: list[IdempotentAnswer] = []
 
-    def first(submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def first(submission_id: UUID, resumed: bool) -> Answer:
         answer = payments.submit(submission_id, resumed)
         seen.append(idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay))
         return answer
@@ -199,7 +209,7 @@ def test_different_body_while_the_first_runs_is_key_reused(
     """A different body is 422 even while the first request with the key still runs."""
     seen: list[type[Exception]] = []
 
-    def first(submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def first(submission_id: UUID, resumed: bool) -> Answer:
         try:
             idempotent(MERCHANT, KEY, {**BODY, "cvv": "999"}, payments.submit, payments.replay)
         except IdempotencyKeyReused as error:
@@ -315,7 +325,7 @@ def test_failed_submission_releases_the_key_for_a_retry(
     and a retry runs straight away, resuming the same submission id."""
     given: list[UUID] = []
 
-    def failing(submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def failing(submission_id: UUID, resumed: bool) -> Answer:
         given.append(submission_id)
         raise Boom
 
@@ -336,7 +346,7 @@ def test_retry_after_a_submission_failed_once_its_payment_was_stored_replays_it(
     """A submission that raises after storing its payment (a lost PutItem answer) still
     releases its claim; the retry replays that payment instead of running again."""
 
-    def failing_after_store(submission_id: UUID, resumed: bool) -> StoredAnswer:
+    def failing_after_store(submission_id: UUID, resumed: bool) -> Answer:
         payments.submit(submission_id, resumed)
         raise Boom
 

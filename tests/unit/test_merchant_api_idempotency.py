@@ -8,15 +8,20 @@ from typing import Any
 import pytest
 
 from shared_kernel import contracts
-from shared_kernel.api.merchant import http_errors, idempotency_key, respond_answer
+from shared_kernel.api.merchant import (
+    http_errors,
+    idempotency_key,
+    payment_resource,
+    submitted_response,
+)
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
-from shared_kernel.application.idempotent_submit import IdempotentAnswer
-from shared_kernel.application.ports import StoredAnswer
+from shared_kernel.application.submit_once_per_key import Submitted
 from shared_kernel.domain.errors import FieldError
 
-pytestmark = pytest.mark.unit
+from .builders import MERCHANT_ID, PAYMENT_ID, pending_payment
+from .fakes import ReversibleCipher
 
-ANSWER = StoredAnswer(201, '{"id":"p-1"}', {"Location": "/merchant/m/payment/p-1"})
+pytestmark = pytest.mark.unit
 
 
 def event_with(headers: dict[str, str]) -> dict[str, Any]:
@@ -47,25 +52,29 @@ def test_other_keys_are_a_field_error_naming_the_header(key: str) -> None:
     assert all(isinstance(e, FieldError) for e in errors)
 
 
-def test_replayed_answer_carries_the_stored_answer_and_the_replay_header() -> None:
-    """A replay: stored status, body and Location, plus `Idempotent-Replayed: true`."""
-    response = respond_answer(IdempotentAnswer(ANSWER, replayed=True))
+def test_replayed_answer_carries_the_first_answer_and_the_replay_header() -> None:
+    """A replay: 201, the resource as accepted and its Location, plus
+    `Idempotent-Replayed: true`."""
+    payment = pending_payment(ReversibleCipher())
 
-    assert {
-        "statusCode": 201,
-        "headers": {
+    response = submitted_response(Submitted(payment, replayed=True))
+
+    assert (
+        201,
+        {
             "Content-Type": "application/json",
-            "Location": "/merchant/m/payment/p-1",
+            "Location": f"/merchant/{MERCHANT_ID}/payment/{PAYMENT_ID}",
             "Idempotent-Replayed": "true",
         },
-        "body": '{"id":"p-1"}',
-    } == response
+        payment_resource(payment),
+    ) == (response["statusCode"], response["headers"], json.loads(response["body"]))
 
 
-@pytest.mark.parametrize("answer", [ANSWER, IdempotentAnswer(ANSWER, replayed=False)])
-def test_fresh_answer_has_no_replay_header(answer: StoredAnswer | IdempotentAnswer) -> None:
+def test_fresh_answer_has_no_replay_header() -> None:
     """A fresh answer, with or without a key, does not say it was replayed."""
-    assert "Idempotent-Replayed" not in respond_answer(answer)["headers"]
+    response = submitted_response(Submitted(pending_payment(ReversibleCipher())))
+
+    assert "Idempotent-Replayed" not in response["headers"]
 
 
 @pytest.mark.parametrize(

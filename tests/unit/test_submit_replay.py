@@ -4,7 +4,6 @@ payment stored under the claim's submission id, exactly as the first answer was 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -15,20 +14,11 @@ import pytest
 from merchant_api_handlers import submit_payment
 from shared_kernel import contracts
 from shared_kernel.api.merchant import created_resource, payment_resource
-from shared_kernel.application.get_payment import GetPayment
-from shared_kernel.application.idempotent_submit import IdempotentSubmit, scope_of
-from shared_kernel.application.submit_payment import SubmitPayment
+from shared_kernel.application.idempotent_submit import scope_of
 from shared_kernel.domain.payment import DeclineReason, Outcome, PaymentStatus
 
 from .builders import MERCHANT_ID, SPEC_BODY, pending_payment
-from .fakes import (
-    FixedClock,
-    InMemoryIdempotencyStore,
-    InMemoryPaymentQueue,
-    InMemoryPaymentRepository,
-    ReversibleCipher,
-    SequentialIds,
-)
+from .fakes import ReversibleCipher, SubmitWiring
 
 pytestmark = pytest.mark.unit
 
@@ -41,32 +31,14 @@ CONTEXT = SimpleNamespace(
 KEY = "order-1234-attempt-1"
 
 
-@dataclass
-class FakeGateway:
-    """What the handler takes from bootstrap.gateway(): the real use cases on fakes."""
-
-    clock: FixedClock = field(default_factory=FixedClock)
-    repository: InMemoryPaymentRepository = field(default_factory=InMemoryPaymentRepository)
-    queue: InMemoryPaymentQueue = field(default_factory=InMemoryPaymentQueue)
-    store: InMemoryIdempotencyStore = field(default_factory=InMemoryIdempotencyStore)
-
-    def __post_init__(self) -> None:
-        ids = SequentialIds()
-        self.submit_payment = SubmitPayment(
-            self.repository, self.queue, ReversibleCipher(), self.clock, ids
-        )
-        self.get_payment = GetPayment(self.repository)
-        self.idempotent_submit = IdempotentSubmit(self.store, self.clock, ids, b"pepper")
-
-
 @pytest.fixture
-def app() -> FakeGateway:
+def app() -> SubmitWiring:
     """Nothing stored yet."""
-    return FakeGateway()
+    return SubmitWiring()
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch, app: FakeGateway) -> Any:
+def handler(monkeypatch: pytest.MonkeyPatch, app: SubmitWiring) -> Any:
     """The submit handler, its `gateway()` returning `app`."""
     monkeypatch.setattr(submit_payment, "gateway", lambda: app)
     return submit_payment.handler
@@ -85,7 +57,7 @@ def post(key: str = KEY) -> dict[str, Any]:
 
 
 def test_replay_after_the_payment_moved_on_repeats_the_first_answer(
-    handler: Any, app: FakeGateway
+    handler: Any, app: SubmitWiring
 ) -> None:
     """Once the payment has succeeded, a repeat still gets the first 201: the same body
     (pending, updated_at = created_at) and Location, plus `Idempotent-Replayed: true`."""
@@ -115,7 +87,9 @@ def test_replay_after_the_payment_moved_on_repeats_the_first_answer(
     assert (1, 1) == (len(app.repository.items), len(app.queue.messages))
 
 
-def test_first_answer_is_the_resource_of_the_stored_payment(handler: Any, app: FakeGateway) -> None:
+def test_first_answer_is_the_resource_of_the_stored_payment(
+    handler: Any, app: SubmitWiring
+) -> None:
     """The first 201 is the payment stored under the claim's submission id, pending."""
     first = handler(post(), CONTEXT)
 
@@ -129,7 +103,7 @@ def test_first_answer_is_the_resource_of_the_stored_payment(handler: Any, app: F
 
 
 def test_repeat_while_the_claim_has_no_payment_and_a_live_lock_is_409(
-    handler: Any, app: FakeGateway
+    handler: Any, app: SubmitWiring
 ) -> None:
     """A claim whose payment is not stored yet, lock live: 409 idempotency_in_progress,
     and nothing is stored."""
@@ -147,7 +121,7 @@ def test_repeat_while_the_claim_has_no_payment_and_a_live_lock_is_409(
 
 
 def test_repeat_after_the_lock_of_a_claim_without_payment_stores_it_under_the_claims_id(
-    handler: Any, app: FakeGateway
+    handler: Any, app: SubmitWiring
 ) -> None:
     """A claim past its lock with no payment stored: the repeat takes it over and stores
     the payment under the claim's submission id, a fresh 201."""
@@ -185,7 +159,7 @@ def test_created_resource_is_the_resource_as_accepted(outcome: Outcome) -> None:
     assert payment_resource(accepted) == created_resource(moved_on)
 
 
-def test_replay_is_never_another_merchants_payment(handler: Any, app: FakeGateway) -> None:
+def test_replay_is_never_another_merchants_payment(handler: Any, app: SubmitWiring) -> None:
     """A submission id naming another merchant's payment replays nothing: GetPayment hides
     it, so the claim counts as having no payment (409 while its lock is live)."""
     handler(post(), CONTEXT)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared_kernel.adapters.apigateway import respond
-from shared_kernel.api.bank_callback import http_errors, verified_update
+from shared_kernel.api.bank_callback import acknowledged, http_errors, verified_update
 from shared_kernel.bootstrap import gateway
 from shared_kernel.observability.logging import get_logger
 
@@ -22,4 +21,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(payment_id=str(update.payment_id), merchant_id=str(update.merchant_id))
     # The use case logs the update once ("bank update applied" / "already applied").
     app.apply_bank_update(update)
-    return respond(200, {"received": True})
+    return acknowledged()

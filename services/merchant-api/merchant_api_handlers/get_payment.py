@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared_kernel.adapters.apigateway import respond
-from shared_kernel.api.merchant import authorise, http_errors, path_ids, payment_resource
+from shared_kernel.api.merchant import http_errors, payment_lookup, payment_response
 from shared_kernel.bootstrap import gateway
 from shared_kernel.observability.logging import get_logger
 
@@ -16,7 +15,5 @@ logger = get_logger("merchant-api")
 @http_errors
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Parse, authorise, read, answer 200 (or 404 for another merchant's payment)."""
-    merchant_id, payment_id = path_ids(event, "merchant_id", "payment_id")
-    authorise(event, merchant_id)
-    payment = gateway().get_payment(merchant_id, payment_id)
-    return respond(200, payment_resource(payment))
+    merchant_id, payment_id = payment_lookup(event)
+    return payment_response(gateway().get_payment(merchant_id, payment_id))

@@ -8,17 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared_kernel.adapters.apigateway import HttpError, error_body, respond
-
-# The declared methods of each resource (services/merchant-api/serverless.yml).
-ALLOWED = {
-    "/merchant/{merchant_id}/payments": "POST",
-    "/merchant/{merchant_id}/payment/{payment_id}": "GET",
-}
+from shared_kernel.api.merchant import method_not_allowed
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer 405 method_not_allowed naming the methods the resource has."""
-    allow = ALLOWED.get(str(event.get("resource") or ""), "")
-    error = HttpError(405, "method_not_allowed", "this method is not allowed on this resource")
-    return respond(405, error_body(error), {"Allow": allow} if allow else None)
+    return method_not_allowed(event)
