@@ -23,8 +23,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put it there
-    sys.path.insert(0, str(ROOT))
 
 REGION = "eu-west-1"
 
