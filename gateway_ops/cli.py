@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway_ops.stages import connect
 from shared_kernel.api.merchant import payment_resource
-from shared_kernel.application.ports import QueueUnavailable
+from shared_kernel.application.errors import QueueUnavailable
 from shared_kernel.bootstrap import Gateway, build_gateway
 from shared_kernel.domain.errors import PaymentNotFound
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared_kernel.application.ports import DeadLetter, QueueUnavailable
+from shared_kernel.application.errors import QueueUnavailable
+from shared_kernel.application.ports import DeadLetter
 
 # Long enough for a batch to be sent back and deleted; a letter left behind (refused, or
 # the operator's process died) is visible in the dead-letter queue again after it.
