@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
+# checkov pins its own boto3, which conflicts with ours: it gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
@@ -9,13 +11,19 @@ AWS_EMULATOR_PORT ?= 4566
 
 .PHONY: install start test lint typecheck unit soak merchant rotate-key demo reconcile deploy-local package bench lock clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -84,6 +92,7 @@ PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --no-header --no-emit-index-url -
 lock: install
 	$(PIP_COMPILE) -o requirements/runtime.txt requirements/runtime.in
 	$(PIP_COMPILE) -o requirements/dev.txt requirements/dev.in
+	$(PIP_COMPILE) -o requirements/checkov.txt requirements/checkov.in
 
 clean:
-	rm -rf $(VENV) node_modules .local services/*/.serverless
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local services/*/.serverless
