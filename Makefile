@@ -12,6 +12,8 @@ PYTHON ?= $(call find_python,$(SUPPORTED_PYTHONS))
 PYTHON_312 ?= $(call find_python,3.12)
 PYTHON_VERSION_OK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
 VENV := .venv
+# checkov pins its own boto3, which conflicts with ours: it gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHON_BIN := $(CURDIR)/$(VENV)/bin/python
@@ -19,7 +21,7 @@ AWS_EMULATOR_PORT ?= 4566
 
 .PHONY: install start test lint typecheck unit unit-py312 soak merchant rotate-key demo reconcile dlq-redrive deploy-local package bench lock clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements/runtime.txt requirements/ops.txt requirements/dev.txt pyproject.toml
 	@test -x $(PY) || { python="$(PYTHON)"; \
@@ -28,6 +30,11 @@ $(VENV)/.installed: requirements/runtime.txt requirements/ops.txt requirements/d
 	  echo "creating $(VENV) with $$python ($$("$$python" -V))"; "$$python" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/runtime.txt -r requirements/ops.txt -r requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
+	test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -121,6 +128,7 @@ lock: install
 	$(PIP_COMPILE) -o requirements/runtime.txt requirements/runtime.in
 	$(PIP_COMPILE) -o requirements/ops.txt requirements/ops.in
 	$(PIP_COMPILE) -o requirements/dev.txt requirements/dev.in
+	$(PIP_COMPILE) -o requirements/checkov.txt requirements/checkov.in
 
 clean:
-	rm -rf $(VENV) $(VENV_312) node_modules .local services/*/.serverless
+	rm -rf $(VENV) $(VENV_312) $(CHECKOV_VENV) node_modules .local services/*/.serverless

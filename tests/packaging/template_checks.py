@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The file `osls package` writes a service's CloudFormation template to.
+TEMPLATE = "cloudformation-template-update-stack.json"
+
 # Actions whose resource AWS does not let a policy name (they take "*").
 RESOURCE_STAR_ALLOWED = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 

@@ -8,12 +8,12 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from local.deploy import osls_package as package
-from tests.packaging.template_checks import least_privilege_problems, stage_throttling
+from tests.packaging.template_checks import TEMPLATE, least_privilege_problems, stage_throttling
 
 pytestmark = pytest.mark.packaging
 
@@ -34,13 +34,14 @@ def cfn_lint(template: Path) -> str:
 
 
 @pytest.mark.parametrize("service", ["merchant-api", "bank-forwarder", "bank-callback"])
-def test_service_packages_with_handlers_kernel_and_contracts(service: str, tmp_path: Path):
+def test_service_packages_with_handlers_kernel_and_contracts(
+    service: str, packaged: Callable[[str], Path]
+) -> None:
     """The package builds, holds handlers + shared_kernel + schemas, no boto3 and not the
     operator CLI (gateway_ops, click), under 10 MB."""
-    result = package(service, tmp_path)
-    assert 0 == result.returncode, result.stdout[-3000:] + result.stderr[-3000:]
+    folder = packaged(service)  # asserts that `osls package` succeeds
 
-    (archive,) = tmp_path.glob("*.zip")
+    (archive,) = folder.glob("*.zip")
     names = zipfile.ZipFile(archive).namelist()
     top = {name.split("/")[0] for name in names}
     handlers = service.replace("-", "_") + "_handlers"
@@ -49,7 +50,7 @@ def test_service_packages_with_handlers_kernel_and_contracts(service: str, tmp_p
     assert "shared_kernel/schemas/submit-payment-request.schema.json" in names
     assert archive.stat().st_size <= MAX_ZIP_BYTES
 
-    template = tmp_path / "cloudformation-template-update-stack.json"
+    template = folder / TEMPLATE
     document = json.loads(template.read_text())
     assert "Resources" in document
     # Least privilege: each function its own role, no wildcard action or resource.
@@ -59,10 +60,7 @@ def test_service_packages_with_handlers_kernel_and_contracts(service: str, tmp_p
     assert "" == cfn_lint(template)
 
 
-def test_resources_template_passes_cfn_lint(tmp_path: Path) -> None:
+def test_resources_template_passes_cfn_lint(packaged: Callable[[str], Path]) -> None:
     """The shared resources' template builds and passes cfn-lint."""
-    result = package("resources", tmp_path)
-    assert 0 == result.returncode, result.stdout[-3000:] + result.stderr[-3000:]
-
-    template = tmp_path / "cloudformation-template-update-stack.json"
+    template = packaged("resources") / TEMPLATE  # asserts that `osls package` succeeds
     assert "" == cfn_lint(template)
