@@ -19,6 +19,7 @@ from shared_kernel.settings import Settings
 if TYPE_CHECKING:
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
+    from shared_kernel.adapters.dynamodb.models import TableAddress
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.adapters.sqs import SqsPaymentQueue
@@ -65,7 +66,6 @@ class Gateway:
     def __post_init__(self) -> None:
         self.clock = SystemClock()
         self._session: Any = None
-        self._tables_bound = False
 
     def client(self, service: str, **config_options: Any) -> Any:
         """A botocore client for `service`, sharing one botocore session; short timeouts,
@@ -105,49 +105,29 @@ class Gateway:
         """The payments table."""
         from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 
-        self._bind_tables()
-        return DynamoPaymentRepository()
+        return DynamoPaymentRepository(self._table(self.settings.payments_table))
 
     @cached_property
     def merchants(self) -> DynamoMerchantDirectory:
         """The merchants table (merchants and their API key hashes)."""
         from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
 
-        self._bind_tables()
-        return DynamoMerchantDirectory()
+        return DynamoMerchantDirectory(self._table(self.settings.merchants_table))
 
     @cached_property
     def idempotency(self) -> DynamoIdempotencyStore:
         """The idempotency table (the merchant API's Idempotency-Key records)."""
-        from shared_kernel.adapters.dynamodb.idempotency import (
-            DynamoIdempotencyStore,
-            bind_idempotency_table,
-        )
+        from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
 
-        s = self.settings
-        bind_idempotency_table(
-            s.idempotency_table, s.region, s.aws_endpoint_url, client=self.dynamodb
-        )
-        return DynamoIdempotencyStore()
+        return DynamoIdempotencyStore(self._table(self.settings.idempotency_table))
 
-    def _bind_tables(self) -> None:
-        """Point the payments and merchants models at their tables, once per Gateway."""
-        if self._tables_bound:
-            return
-        from shared_kernel.adapters.dynamodb.models import bind_tables
+    def _table(self, name: str) -> TableAddress:
+        """Where the table `name` is: this Gateway's region and endpoint. Each DynamoDB
+        adapter binds its own PynamoDB model classes to it (and PynamoDB makes their
+        clients on their first request), so nothing here is shared with another Gateway."""
+        from shared_kernel.adapters.dynamodb.models import TableAddress
 
-        s = self.settings
-        bind_tables(
-            s.payments_table, s.merchants_table, s.region, s.aws_endpoint_url, client=self.dynamodb
-        )
-        self._tables_bound = True
-
-    @cached_property
-    def dynamodb(self) -> Any:
-        """The one DynamoDB client every PynamoDB model sends through (PynamoDB would build a
-        botocore session and a client per model); request parameters are not validated
-        client-side, as PynamoDB's own clients do not."""
-        return self.client("dynamodb", parameter_validation=False)
+        return TableAddress(name, self.settings.region, self.settings.aws_endpoint_url)
 
     @cached_property
     def queue(self) -> PaymentQueue:

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from botocore.config import Config
 
-from shared_kernel.adapters.dynamodb.models import bind_tables
+from shared_kernel.adapters.dynamodb.models import TableAddress
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -166,21 +167,27 @@ def create_table_from_definition(client: Any, resource: dict[str, Any], name: st
 
 @dataclass(frozen=True)
 class Tables:
-    """The names of one test's payments and merchants tables."""
+    """The names of one test's payments and merchants tables, and the endpoint they are on."""
 
     payments: str
     merchants: str
+    endpoint: str
+
+    def address(self, name: str) -> TableAddress:
+        """Where the table `name` is, for an adapter to bind its models to."""
+        return TableAddress(name, REGION, self.endpoint)
 
 
 @pytest.fixture
 def tables(aws_endpoint: str, aws_client: ClientFactory) -> Tables:
-    """Fresh payments and merchants tables made from docs/tables.md, with the models bound."""
+    """Fresh payments and merchants tables made from docs/tables.md."""
     definitions = table_definitions()
-    names = Tables(payments=unique("payments"), merchants=unique("merchants"))
+    names = Tables(
+        payments=unique("payments"), merchants=unique("merchants"), endpoint=aws_endpoint
+    )
     dynamodb = aws_client("dynamodb")
     create_table_from_definition(dynamodb, definitions["PaymentsTable"], names.payments)
     create_table_from_definition(dynamodb, definitions["MerchantsTable"], names.merchants)
-    bind_tables(names.payments, names.merchants, REGION, aws_endpoint)
     return names
 
 
@@ -208,13 +215,13 @@ def _no_proxy_for_localhost() -> Iterator[None]:
 
 @dataclass
 class DynamoRequests:
-    """The DynamoDB requests PynamoDB's client made, as (operation, parameters)."""
+    """The DynamoDB requests made, as (operation, parameters)."""
 
     calls: list[tuple[str, dict[str, Any]]]
 
-    def operations(self) -> list[str]:
-        """The operation names, in order."""
-        return [operation for operation, _ in self.calls]
+    def operations(self) -> list[tuple[str, str]]:
+        """(operation name, table name), in order."""
+        return [(operation, params.get("TableName", "")) for operation, params in self.calls]
 
     def updated_attributes(self) -> list[set[str]]:
         """For each UpdateItem, the attribute names its expressions touch."""
@@ -224,17 +231,40 @@ class DynamoRequests:
             if operation == "UpdateItem"
         ]
 
+    def update_conditions(self) -> list[str]:
+        """For each UpdateItem, its condition with the names and values put in (`version = 0`)."""
+        return [
+            filled_in(params["ConditionExpression"], params)
+            for operation, params in self.calls
+            if operation == "UpdateItem"
+        ]
+
+
+def filled_in(expression: str, params: dict[str, Any]) -> str:
+    """An expression with its `#name` and `:value` placeholders replaced by what they stand
+    for (a value by its scalar: `{"N": "0"}` is `0`)."""
+    names: dict[str, str] = params.get("ExpressionAttributeNames", {})
+    values: dict[str, dict[str, str]] = params.get("ExpressionAttributeValues", {})
+    named = re.sub(r"#\w+", lambda m: names[m.group()], expression)
+    return re.sub(r":\w+", lambda m: next(iter(values[m.group()].values())), named)
+
 
 @pytest.fixture
-def dynamodb_requests(tables: Tables) -> DynamoRequests:
-    """Record every request the payments model's (PynamoDB's) client makes in this test."""
-    from shared_kernel.adapters.dynamodb.models import PaymentModel
-
+def dynamodb_requests(monkeypatch: pytest.MonkeyPatch) -> DynamoRequests:
+    """Record every DynamoDB request of the botocore clients created from now on in this test
+    (PynamoDB makes a model's client on its first request, from a session of its own)."""
     recorded = DynamoRequests([])
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         recorded.calls.append((model.name, dict(params)))
 
-    client = PaymentModel._get_connection().connection.client
-    client.meta.events.register("before-parameter-build.dynamodb", record)
+    create_client = botocore.session.Session.create_client
+
+    def recording_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(session, service_name, *args, **kwargs)
+        if service_name == "dynamodb":
+            client.meta.events.register("before-parameter-build.dynamodb", record)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", recording_client)
     return recorded

@@ -10,10 +10,8 @@ from uuid import UUID
 
 import pytest
 
-from shared_kernel.adapters.dynamodb.idempotency import (
-    DynamoIdempotencyStore,
-    bind_idempotency_table,
-)
+from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
+from shared_kernel.adapters.dynamodb.models import TableAddress
 from shared_kernel.application.idempotent_submit import (
     IdempotentAnswer,
     IdempotentSubmit,
@@ -45,20 +43,19 @@ ANSWER = StoredAnswer(
 
 
 @pytest.fixture
-def idempotency_table(aws_endpoint: str, aws_client: ClientFactory) -> Iterator[str]:
-    """A fresh idempotency table made from docs/tables.md, with the model bound to it."""
+def idempotency_table(aws_client: ClientFactory) -> Iterator[str]:
+    """A fresh idempotency table made from docs/tables.md."""
     name = unique("idempotency")
     create_table_from_definition(
         aws_client("dynamodb"), table_definitions()["IdempotencyTable"], name
     )
-    bind_idempotency_table(name, REGION, aws_endpoint)
     yield name
 
 
 @pytest.fixture
-def store(idempotency_table: str) -> DynamoIdempotencyStore:
+def store(idempotency_table: str, aws_endpoint: str) -> DynamoIdempotencyStore:
     """The adapter on a fresh table."""
-    return DynamoIdempotencyStore()
+    return DynamoIdempotencyStore(TableAddress(idempotency_table, REGION, aws_endpoint))
 
 
 def raw_item(aws_client: ClientFactory, table: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """PynamoDB storage models of the gateway's two tables: payments, and merchants with API keys.
 
 These are storage types only; the repositories map them to and from the domain explicitly.
-Table names, region and endpoint are not known at import time: the composition root calls
-`bind_tables` once per cold start. The tables themselves are created by CloudFormation
-(docs/tables.md holds their definitions, which the integration tests create from).
+Table names, region and endpoint are not known at import time, and the classes here are
+bound to none: each adapter makes its own subclasses bound to its tables with `bound_model`.
+The tables themselves are created by CloudFormation (docs/tables.md holds their definitions,
+which the integration tests create from).
 
 The merchants table holds two item types under one generic string hash key `pk`, told apart
 by a prefix: `merchant#<uuid>` (a merchant) and `apikey#<keyed hash>` (one of its API keys).
@@ -11,8 +12,9 @@ by a prefix: `merchant#<uuid>` (a merchant) and `apikey#<keyed hash>` (one of it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import (
     Attribute,
@@ -32,6 +34,12 @@ MERCHANT_PREFIX = "merchant#"
 API_KEY_PREFIX = "apikey#"
 API_KEY_ACTIVE = "active"
 API_KEY_REVOKED = "revoked"
+# Per DynamoDB request (see bound_model).
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 5
+MAX_RETRY_ATTEMPTS = 3
+
+M = TypeVar("M", bound=Model)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -108,11 +116,6 @@ class OpenPaymentsIndex(  # type: ignore[no-untyped-call,unused-ignore]
 class PaymentModel(Model):
     """One payment, keyed by its id; `version` guards every update (optimistic locking)."""
 
-    class Meta:
-        table_name = "payments"  # replaced by bind_tables
-        region: str | None = None
-        host: str | None = None
-
     payment_id = UnicodeAttribute(hash_key=True)
     merchant_id = UnicodeAttribute()
     amount = NumberAttribute()
@@ -148,11 +151,6 @@ class PaymentModel(Model):
 class MerchantModel(Model):
     """A merchant: `pk` is `merchant#<uuid>`."""
 
-    class Meta:
-        table_name = "merchants"  # replaced by bind_tables
-        region: str | None = None
-        host: str | None = None
-
     merchant_id = PrefixedKeyAttribute(MERCHANT_PREFIX, hash_key=True, attr_name="pk")
     item_type = UnicodeAttribute(default="merchant")
     name = UnicodeAttribute()
@@ -165,11 +163,6 @@ class MerchantModel(Model):
 class ApiKeyModel(Model):
     """An API key, stored only as its keyed hash: `pk` is `apikey#<hash>`."""
 
-    class Meta:
-        table_name = "merchants"  # replaced by bind_tables
-        region: str | None = None
-        host: str | None = None
-
     key_hash = PrefixedKeyAttribute(API_KEY_PREFIX, hash_key=True, attr_name="pk")
     item_type = UnicodeAttribute(default="apikey")
     merchant_id = UnicodeAttribute()
@@ -179,53 +172,38 @@ class ApiKeyModel(Model):
     revoke_after = TimestampAttribute(null=True)
 
 
-def bind_tables(
-    payments_table: str,
-    merchants_table: str,
-    region: str,
-    host: str | None,
-    *,
-    client: Any = None,
-) -> None:
-    """Point the payments and merchants models at their tables: see `bind_model`."""
-    bind_model(PaymentModel, payments_table, region, host, client=client)
-    bind_model(MerchantModel, merchants_table, region, host, client=client)
-    bind_model(ApiKeyModel, merchants_table, region, host, client=client)
+@dataclass(frozen=True)
+class TableAddress:
+    """Where a table is: its name, region and endpoint (None: the region's AWS endpoint)."""
+
+    name: str
+    region: str
+    host: str | None = None
 
 
-def bind_model(
-    model: type[Model],
-    table_name: str,
-    region: str,
-    host: str | None,
-    *,
-    client: Any = None,
-    connect_timeout_seconds: int = 2,
-    read_timeout_seconds: int = 5,
-) -> None:
-    """Point a model at its table (and endpoint); drops any cached connection.
+def bound_model(model: type[M], table: TableAddress) -> type[M]:
+    """A subclass of the storage model `model` bound to `table`, with a Meta of its own.
 
-    With `client` (a botocore DynamoDB client), the model sends through it: see
-    `use_client`. Without, it builds its own, with timeouts replacing PynamoDB's defaults
-    (15 s and 30 s), which would outlast the API Gateway's 29 s limit on a single stuck call.
+    Each call makes a new class, and PynamoDB gives each class its own connection (and, on
+    its first request, its own botocore session and client): two adapters built for
+    different tables, or by two composition roots in one process, never share or change each
+    other's binding. The storage models above have no Meta of their own, so one used unbound
+    fails on its first request instead of reaching a default table.
+
+    Timeouts replace PynamoDB's defaults (15 s and 30 s), which would outlast API Gateway's
+    29 s limit on a single stuck call; three retries as every other client of the Gateway.
     """
-    meta: Any = model.Meta
-    meta.table_name = table_name
-    meta.region = region
-    meta.host = host
-    meta.connect_timeout_seconds = connect_timeout_seconds
-    meta.read_timeout_seconds = read_timeout_seconds
-    model._connection = None
-    if client is not None:
-        use_client(model, client)
-
-
-def use_client(model: type[Model], client: Any) -> None:
-    """Make `model` send its requests through `client` (a botocore DynamoDB client).
-
-    PynamoDB otherwise builds a botocore session and a client per model class on its first
-    request: a second credential resolution and endpoint/model load at cold start (tens of
-    milliseconds each). Its connection creates a client only while it has none, so handing it
-    one is enough; no request is made here.
-    """
-    model._get_connection().connection._client = client
+    meta = type(
+        "Meta",
+        (),
+        {
+            "table_name": table.name,
+            "region": table.region,
+            "host": table.host,
+            "connect_timeout_seconds": CONNECT_TIMEOUT_S,
+            "read_timeout_seconds": READ_TIMEOUT_S,
+            "max_retry_attempts": MAX_RETRY_ATTEMPTS,
+        },
+    )
+    namespace = {"Meta": meta, "__module__": model.__module__, "__qualname__": model.__qualname__}
+    return cast("type[M]", type(model.__name__, (model,), namespace))
