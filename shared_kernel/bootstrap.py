@@ -19,8 +19,8 @@ from shared_kernel.settings import Settings
 if TYPE_CHECKING:
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
-    from shared_kernel.adapters.dynamodb.models import TableAddress
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+    from shared_kernel.adapters.dynamodb.tables import DynamoTables
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.adapters.sqs import SqsPaymentQueue
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
@@ -77,9 +77,9 @@ class Gateway:
         from botocore.config import Config
 
         if self._session is None:
-            from botocore.session import get_session
-
-            self._session = get_session()
+            # The DynamoDB connection's session: one botocore session per cold start (each
+            # loads credentials, endpoint rules and data files of its own).
+            self._session = self.dynamodb.connection.session
         config = Config(
             connect_timeout=2,
             read_timeout=5,
@@ -105,29 +105,33 @@ class Gateway:
         """The payments table."""
         from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 
-        return DynamoPaymentRepository(self._table(self.settings.payments_table))
+        return DynamoPaymentRepository(self.dynamodb, self.settings.payments_table)
 
     @cached_property
     def merchants(self) -> DynamoMerchantDirectory:
         """The merchants table (merchants and their API key hashes)."""
         from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
 
-        return DynamoMerchantDirectory(self._table(self.settings.merchants_table))
+        return DynamoMerchantDirectory(self.dynamodb, self.settings.merchants_table)
 
     @cached_property
     def idempotency(self) -> DynamoIdempotencyStore:
         """The idempotency table (the merchant API's Idempotency-Key records)."""
         from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
 
-        return DynamoIdempotencyStore(self._table(self.settings.idempotency_table))
+        return DynamoIdempotencyStore(self.dynamodb, self.settings.idempotency_table)
 
-    def _table(self, name: str) -> TableAddress:
-        """Where the table `name` is: this Gateway's region and endpoint. Each DynamoDB
-        adapter binds its own PynamoDB model classes to it (and PynamoDB makes their
-        clients on their first request), so nothing here is shared with another Gateway."""
-        from shared_kernel.adapters.dynamodb.models import TableAddress
+    @cached_property
+    def dynamodb(self) -> DynamoTables:
+        """This Gateway's one PynamoDB connection, which every table adapter sends through
+        (one botocore session and one DynamoDB client, those of this Gateway only)."""
+        from shared_kernel.adapters.dynamodb.tables import DynamoTables
 
-        return TableAddress(name, self.settings.region, self.settings.aws_endpoint_url)
+        tables = DynamoTables(self.settings.region, self.settings.aws_endpoint_url)
+        # Made now, not on the first request: the forwarder's threads then share one client
+        # instead of each making its own at the same time.
+        _ = tables.connection.client
+        return tables
 
     @cached_property
     def queue(self) -> PaymentQueue:

@@ -28,7 +28,7 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from botocore.config import Config
 
-from shared_kernel.adapters.dynamodb.models import TableAddress
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -173,9 +173,9 @@ class Tables:
     merchants: str
     endpoint: str
 
-    def address(self, name: str) -> TableAddress:
-        """Where the table `name` is, for an adapter to bind its models to."""
-        return TableAddress(name, REGION, self.endpoint)
+    def dynamodb(self) -> DynamoTables:
+        """A new connection to the tables' endpoint, for an adapter to send through."""
+        return DynamoTables(REGION, self.endpoint)
 
 
 @pytest.fixture
@@ -227,6 +227,14 @@ class DynamoRequests:
         """For each UpdateItem, the attribute names its expressions touch."""
         return [
             set(params.get("ExpressionAttributeNames", {}).values())
+            for operation, params in self.calls
+            if operation == "UpdateItem"
+        ]
+
+    def update_return_values(self) -> list[str | None]:
+        """For each UpdateItem, what it asked DynamoDB to return (None: not said)."""
+        return [
+            params.get("ReturnValues")
             for operation, params in self.calls
             if operation == "UpdateItem"
         ]

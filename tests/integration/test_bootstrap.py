@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 from uuid import uuid4
 
+import botocore.session
 import pytest
 
 from shared_kernel.bootstrap import build_gateway
@@ -16,7 +18,6 @@ from shared_kernel.settings import Settings
 from .conftest import (
     REGION,
     ClientFactory,
-    DynamoRequests,
     create_table_from_definition,
     table_definitions,
     unique,
@@ -49,27 +50,58 @@ def settings(aws_endpoint: str, aws_client: ClientFactory) -> Settings:
     return settings_with_fresh_tables(aws_endpoint, aws_client)
 
 
-def test_each_adapter_of_a_gateway_reaches_its_own_table(
-    settings: Settings, dynamodb_requests: DynamoRequests
+def test_every_table_adapter_sends_through_the_gateways_one_dynamodb_client(
+    settings: Settings,
 ) -> None:
-    """Payments, API keys and idempotency records each go to the table the settings name."""
+    """Payments, API keys and idempotency records all go through `Gateway.dynamodb`'s one
+    client, each to the table the settings name."""
     gateway = build_gateway(settings)
     payments, merchants, idempotency = gateway.payments, gateway.merchants, gateway.idempotency
+    calls: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params["TableName"]))
+
+    gateway.dynamodb.connection.client.meta.events.register(
+        "before-parameter-build.dynamodb", record
+    )
     payment = a_payment()
     payments.add(payment)
 
     assert payment == payments.get(payment.id)
     assert merchants.merchant_for("ab" * 32) is None
     assert idempotency.get(f"{uuid4()}#key-1") is None
-    assert ["PutItem", "GetItem", "GetItem", "GetItem"] == [
-        operation for operation, _ in dynamodb_requests.operations()
-    ]
+    assert ["PutItem", "GetItem", "GetItem", "GetItem"] == [operation for operation, _ in calls]
     assert [
         settings.payments_table,
         settings.payments_table,
         settings.merchants_table,
         settings.idempotency_table,
-    ] == [table for _, table in dynamodb_requests.operations()]
+    ] == [table for _, table in calls]
+
+
+def test_a_gateway_makes_all_its_clients_from_one_botocore_session(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB (PynamoDB's client), SQS, KMS and Secrets Manager clients all come from one
+    botocore session: a cold start loads credentials and endpoint data once."""
+    made: list[tuple[int, str]] = []
+    create_client = botocore.session.Session.create_client
+
+    def recording(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        made.append((id(session), service_name))
+        return create_client(session, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", recording)
+    gateway = build_gateway(settings)
+    _ = gateway.payments, gateway.merchants, gateway.idempotency, gateway.queue, gateway.cipher
+    _ = gateway.secrets
+
+    services = [service for _, service in made]
+    assert (["dynamodb", "sqs", "kms", "secretsmanager"], 1) == (
+        services,
+        len({session for session, _ in made}),
+    )
 
 
 def test_two_gateways_in_one_process_keep_to_their_own_tables(

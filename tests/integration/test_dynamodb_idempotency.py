@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
-from shared_kernel.adapters.dynamodb.models import TableAddress
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.idempotent_submit import (
     IdempotentAnswer,
     IdempotentSubmit,
@@ -55,7 +55,7 @@ def idempotency_table(aws_client: ClientFactory) -> Iterator[str]:
 @pytest.fixture
 def store(idempotency_table: str, aws_endpoint: str) -> DynamoIdempotencyStore:
     """The adapter on a fresh table."""
-    return DynamoIdempotencyStore(TableAddress(idempotency_table, REGION, aws_endpoint))
+    return DynamoIdempotencyStore(DynamoTables(REGION, aws_endpoint), idempotency_table)
 
 
 def raw_item(aws_client: ClientFactory, table: str) -> dict[str, Any]:

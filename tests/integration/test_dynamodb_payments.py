@@ -52,7 +52,7 @@ def a_payment(**changes: Any) -> PaymentRequest:
 @pytest.fixture
 def repository(tables: Tables) -> DynamoPaymentRepository:
     """A repository on this test's fresh payments table."""
-    return DynamoPaymentRepository(tables.address(tables.payments))
+    return DynamoPaymentRepository(tables.dynamodb(), tables.payments)
 
 
 @pytest.fixture
@@ -280,7 +280,7 @@ def test_save_writes_every_mutable_attribute_conditioned_on_the_version_read(
 ) -> None:
     """A payment read, then acknowledged by the bank, is saved with one UpdateItem that sets
     or removes every mutable attribute and adds 1 to the version, if the stored version is
-    still the one read; it reads back equal."""
+    still the one read, and asks nothing back; it reads back equal."""
     added = a_payment()
     repository.add(added)
     payment = repository.get(added.id)
@@ -290,6 +290,7 @@ def test_save_writes_every_mutable_attribute_conditioned_on_the_version_read(
 
     assert [{"version", *MUTABLE_ATTRIBUTES}] == dynamodb_requests.updated_attributes()
     assert ["version = 0"] == dynamodb_requests.update_conditions()
+    assert ["NONE"] == dynamodb_requests.update_return_values()
     assert payment == repository.get(payment.id)
 
 
@@ -320,7 +321,7 @@ def test_a_payment_added_by_another_repository_saves_every_mutable_attribute(
     """A payment another repository on the same table added is saved by this one with every
     mutable attribute written, still conditioned on its version; it reads back equal."""
     payment = a_payment()
-    DynamoPaymentRepository(tables.address(tables.payments)).add(payment)
+    DynamoPaymentRepository(tables.dynamodb(), tables.payments).add(payment)
 
     payment.apply(Outcome(PaymentStatus.DECLINED, DeclineReason.DO_NOT_HONOR), LATER)
     repository.save(payment)

@@ -21,7 +21,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from shared_kernel.adapters.dynamodb.models import TableAddress, bound_model
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
@@ -42,8 +42,8 @@ class EpochMillisAttribute(Attribute[datetime]):
 
 
 class IdempotencyModel(Model):
-    """One idempotency record (storage type, bound to no table: see `models.bound_model`;
-    mapped to IdempotencyRecord explicitly)."""
+    """One idempotency record (storage type, bound to no table: see `tables.py`; mapped to
+    IdempotencyRecord explicitly)."""
 
     pk = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute()
@@ -66,9 +66,9 @@ def to_record(item: IdempotencyModel) -> IdempotencyRecord:
     )
 
 
-def to_item(claim: IdempotencyClaim, model: type[IdempotencyModel]) -> IdempotencyModel:
-    """The item a claim writes (as a `model`)."""
-    return model(
+def to_item(claim: IdempotencyClaim) -> IdempotencyModel:
+    """The item a claim writes."""
+    return IdempotencyModel(
         pk=claim.scope,
         request_hash=claim.request_hash,
         owner=claim.owner,
@@ -81,14 +81,16 @@ def to_item(claim: IdempotencyClaim, model: type[IdempotencyModel]) -> Idempoten
 class DynamoIdempotencyStore:
     """Idempotency records in the idempotency table."""
 
-    def __init__(self, table: TableAddress) -> None:
-        self._model = bound_model(IdempotencyModel, table)
+    def __init__(self, tables: DynamoTables, table_name: str) -> None:
+        self._table = tables.table(IdempotencyModel, table_name)
 
     def claim(self, claim: IdempotencyClaim) -> bool:
         """PutItem if attribute_not_exists(pk) OR expires_at < claimed_at."""
-        condition = self._model.pk.does_not_exist() | (self._model.expires_at < claim.claimed_at)
+        condition = IdempotencyModel.pk.does_not_exist() | (
+            IdempotencyModel.expires_at < claim.claimed_at
+        )
         try:
-            to_item(claim, self._model).save(condition=condition)
+            self._table.put(to_item(claim), condition=condition)
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 return False
@@ -97,27 +99,27 @@ class DynamoIdempotencyStore:
 
     def get(self, scope: str) -> IdempotencyRecord | None:
         """The record (strongly consistent GetItem), or None."""
-        try:
-            return to_record(self._model.get(scope, consistent_read=True))
-        except self._model.DoesNotExist:
-            return None
+        item = self._table.get(scope)
+        return None if item is None else to_record(item)
 
     def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
         """UpdateItem owner and lock if `stale_owner` still holds the record."""
         return self._update(
             scope,
-            [self._model.owner.set(owner), self._model.locked_until.set(locked_until)],
-            self._model.owner == stale_owner,
+            [IdempotencyModel.owner.set(owner), IdempotencyModel.locked_until.set(locked_until)],
+            IdempotencyModel.owner == stale_owner,
         )
 
     def release(self, scope: str, owner: str, now: datetime) -> None:
         """UpdateItem locked_until = now if `owner` still holds the record (else leave it):
         a retry takes it over at once and resumes its submission id."""
-        self._update(scope, [self._model.locked_until.set(now)], self._model.owner == owner)
+        self._update(
+            scope, [IdempotencyModel.locked_until.set(now)], IdempotencyModel.owner == owner
+        )
 
     def _update(self, scope: str, actions: list[Action], condition: Condition) -> bool:
         try:
-            self._model(pk=scope).update(actions=actions, condition=condition)
+            self._table.update(scope, actions, condition)
         except UpdateError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 return False

@@ -1,8 +1,9 @@
 """PynamoDB storage models of the gateway's two tables: payments, and merchants with API keys.
 
 These are storage types only; the repositories map them to and from the domain explicitly.
-Table names, region and endpoint are not known at import time, and the classes here are
-bound to none: each adapter makes its own subclasses bound to its tables with `bound_model`.
+The classes here are bound to no table (no `Meta`): they build, serialise and parse items
+and make the condition and update expressions, and the adapters send the requests through
+their composition root's connection with the table names it was given (see `tables.py`).
 The tables themselves are created by CloudFormation (docs/tables.md holds their definitions,
 which the integration tests create from).
 
@@ -12,9 +13,8 @@ by a prefix: `merchant#<uuid>` (a merchant) and `apikey#<keyed hash>` (one of it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from pynamodb.attributes import (
     Attribute,
@@ -34,12 +34,6 @@ MERCHANT_PREFIX = "merchant#"
 API_KEY_PREFIX = "apikey#"
 API_KEY_ACTIVE = "active"
 API_KEY_REVOKED = "revoked"
-# Per DynamoDB request (see bound_model).
-CONNECT_TIMEOUT_S = 2
-READ_TIMEOUT_S = 5
-MAX_RETRY_ATTEMPTS = 3
-
-M = TypeVar("M", bound=Model)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -170,40 +164,3 @@ class ApiKeyModel(Model):
     created_at = TimestampAttribute()
     # Set when a newer key was issued: the key stops working at this time (grace period).
     revoke_after = TimestampAttribute(null=True)
-
-
-@dataclass(frozen=True)
-class TableAddress:
-    """Where a table is: its name, region and endpoint (None: the region's AWS endpoint)."""
-
-    name: str
-    region: str
-    host: str | None = None
-
-
-def bound_model(model: type[M], table: TableAddress) -> type[M]:
-    """A subclass of the storage model `model` bound to `table`, with a Meta of its own.
-
-    Each call makes a new class, and PynamoDB gives each class its own connection (and, on
-    its first request, its own botocore session and client): two adapters built for
-    different tables, or by two composition roots in one process, never share or change each
-    other's binding. The storage models above have no Meta of their own, so one used unbound
-    fails on its first request instead of reaching a default table.
-
-    Timeouts replace PynamoDB's defaults (15 s and 30 s), which would outlast API Gateway's
-    29 s limit on a single stuck call; three retries as every other client of the Gateway.
-    """
-    meta = type(
-        "Meta",
-        (),
-        {
-            "table_name": table.name,
-            "region": table.region,
-            "host": table.host,
-            "connect_timeout_seconds": CONNECT_TIMEOUT_S,
-            "read_timeout_seconds": READ_TIMEOUT_S,
-            "max_retry_attempts": MAX_RETRY_ATTEMPTS,
-        },
-    )
-    namespace = {"Meta": meta, "__module__": model.__module__, "__qualname__": model.__qualname__}
-    return cast("type[M]", type(model.__name__, (model,), namespace))

@@ -6,9 +6,7 @@ became empty (the sealed card once the bank has the payment, `open_shard` and
 `next_check_at` once it is final: that takes it out of the reconciler's index).
 
 `save` writes every mutable attribute: DynamoDB bills an UpdateItem by the size of the item,
-not by the attributes it sets, so naming fewer would save nothing. It goes through
-PynamoDB's public `Model.update`, which always asks for the item back (`ALL_NEW`); DynamoDB
-charges no capacity for returned values, only the larger response (docs/performance.md).
+not by the attributes it sets, so naming fewer would save nothing; nothing is asked back.
 """
 
 from __future__ import annotations
@@ -17,15 +15,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from uuid import UUID
 
+from pynamodb.constants import STRING
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from shared_kernel.adapters.dynamodb.models import (
-    OPEN_SHARD,
-    PaymentModel,
-    TableAddress,
-    bound_model,
-)
+from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD, PaymentModel
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
 from shared_kernel.domain.errors import ConcurrentUpdate, PaymentNotFound
 from shared_kernel.domain.money import Money
@@ -52,9 +47,9 @@ MUTABLE_ATTRIBUTES = (
 )
 
 
-def to_item(payment: PaymentRequest, model: type[PaymentModel]) -> PaymentModel:
-    """The storage item of a payment (as a `model`), at the version it was read at."""
-    return model(
+def to_item(payment: PaymentRequest) -> PaymentModel:
+    """The storage item of a payment, at the version it was read at."""
+    return PaymentModel(
         payment_id=str(payment.id),
         merchant_id=str(payment.merchant_id),
         amount=payment.money.amount,
@@ -110,8 +105,8 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
 class DynamoPaymentRepository:
     """Payments in the payments table, one item per payment, versioned."""
 
-    def __init__(self, table: TableAddress) -> None:
-        self._model = bound_model(PaymentModel, table)
+    def __init__(self, tables: DynamoTables, table_name: str) -> None:
+        self._table = tables.table(PaymentModel, table_name)
 
     def add(self, payment: PaymentRequest) -> None:
         """Store a new payment (PutItem if attribute_not_exists(payment_id)).
@@ -119,7 +114,7 @@ class DynamoPaymentRepository:
         Raises ConcurrentUpdate if a payment with this id is already stored.
         """
         try:
-            to_item(payment, self._model).save(condition=self._model.payment_id.does_not_exist())
+            self._table.put(to_item(payment), condition=PaymentModel.payment_id.does_not_exist())
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 raise ConcurrentUpdate(f"payment {payment.id} already exists") from error
@@ -127,10 +122,9 @@ class DynamoPaymentRepository:
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id (strongly consistent read); raises PaymentNotFound."""
-        try:
-            item = self._model.get(str(payment_id), consistent_read=True)
-        except self._model.DoesNotExist:
-            raise PaymentNotFound(str(payment_id)) from None
+        item = self._table.get(str(payment_id))
+        if item is None:
+            raise PaymentNotFound(str(payment_id))
         return to_domain(item)
 
     def save(self, payment: PaymentRequest) -> None:
@@ -140,16 +134,17 @@ class DynamoPaymentRepository:
         Raises ConcurrentUpdate when someone else wrote first, PaymentNotFound if the
         payment was never added. Attributes that became None are REMOVEd from the item.
         """
-        model = self._model
-        item = to_item(payment, model)
-        attributes = model.get_attributes()
-        actions: list[Action] = [model.version.add(1)]
+        item = to_item(payment)
+        attributes = PaymentModel.get_attributes()
+        actions: list[Action] = [PaymentModel.version.add(1)]
         for name in MUTABLE_ATTRIBUTES:
             value = getattr(item, name)
             attribute = attributes[name]
             actions.append(attribute.remove() if value is None else attribute.set(value))
         try:
-            item.update(actions=actions, condition=model.version == payment.version)
+            self._table.update(
+                str(payment.id), actions, condition=PaymentModel.version == payment.version
+            )
         except UpdateError as error:
             if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
                 raise
@@ -167,12 +162,12 @@ class DynamoPaymentRepository:
         One deleted since it was found is skipped; one settled or rescheduled since is
         yielded as it now is, for the caller to check.
         """
-        keys = self._model.open_payments.query(
-            OPEN_SHARD, self._model.next_check_at <= due_at, limit=limit
+        entries = self._table.query_index(
+            OPEN_PAYMENTS_INDEX, OPEN_SHARD, PaymentModel.next_check_at <= due_at, limit
         )
-        for key in keys:
+        for entry in entries:
             try:
-                yield self.get(UUID(key.payment_id))
+                yield self.get(UUID(entry[PaymentModel.payment_id.attr_name][STRING]))
             except PaymentNotFound:
                 continue
 
