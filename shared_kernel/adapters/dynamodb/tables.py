@@ -59,7 +59,10 @@ def _keys(attributes: Any) -> list[Attribute[Any]]:
 
 
 def _key_schema(keys: list[Attribute[Any]]) -> list[dict[str, str]]:
-    return [{ATTR_NAME: a.attr_name, KEY_TYPE: HASH if a.is_hash_key else RANGE} for a in keys]
+    hash_first = sorted(keys, key=lambda a: not a.is_hash_key)  # as DynamoDB lists them
+    return [
+        {ATTR_NAME: a.attr_name, KEY_TYPE: HASH if a.is_hash_key else RANGE} for a in hash_first
+    ]
 
 
 def key_schema(model: type[Model], table_name: str) -> MetaTable:
