@@ -13,7 +13,8 @@ change each other's tables, and the Gateway makes its other AWS clients from the
 botocore session.
 
 A Connection needs each table's key schema (`add_meta_table`); `key_schema` derives it from
-the model's key attributes and indexes, so it is defined once, on the model.
+the model's key attributes and indexes (the integration tests hold it against the tables'
+definitions), so the adapters never restate it.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class DynamoTables:
         self._names: set[str] = set()
 
     def table(self, model: type[M], name: str) -> Table[M]:
-        """The table `name`, holding `model` items."""
+        """The table `name`, holding `model` items (its key schema is registered by the first
+        model asked for it: the merchants table's two item types share one key)."""
         if name not in self._names:
             self.connection.add_meta_table(key_schema(model, name))
             self._names.add(name)
