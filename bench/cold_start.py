@@ -3,12 +3,15 @@
 Method: the parent times each fresh `python -c ...` process from spawn to exit
 (`time.perf_counter` around `subprocess.run`), so both sides include the same interpreter
 start-up, as a Lambda cold start does. The handler side imports the handler module and does
-the bootstrap work of a first invocation that needs no network: `gateway()`, the use case (or
-adapters) the handler needs, and the clients they create (PynamoDB's botocore client too,
-which PynamoDB otherwise creates on its first request). The floor imports boto3 and creates
-the clients that handler needs, nothing else. Runs alternate handler/floor; one discarded
-warm-up of each fills the bytecode caches; rounds go over every handler in turn. The
-children also report their own phases (import / build), which tell what dominates.
+the bootstrap work of a first invocation: `gateway()`, the use case (or adapters) the handler
+needs, the clients they create, and one read of each table the first invocation reads
+(PynamoDB creates a model's botocore session and client on its first request, and there is
+no public way to have it do so earlier). The floor imports boto3, creates the clients that
+handler needs and makes the same number of DynamoDB reads, nothing else. The reads go to a
+stub endpoint in this process that answers every request with an empty item, so both sides
+pay one local round trip per read. Runs alternate handler/floor; one discarded warm-up of
+each fills the bytecode caches; rounds go over every handler in turn. The children also
+report their own phases (import / build), which tell what dominates.
 """
 
 from __future__ import annotations
@@ -17,23 +20,24 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.common import DUMMY_CREDENTIALS, HANDLERS, REGION, ROOT, handler_path, median
 
-_PAYMENTS = ("shared_kernel.adapters.dynamodb.models", "PaymentModel")
-_API_KEYS = ("shared_kernel.adapters.dynamodb.models", "ApiKeyModel")
-_IDEMPOTENCY = ("shared_kernel.adapters.dynamodb.idempotency", "IdempotencyModel")
-# The PynamoDB models each handler's first invocation reads or writes.
-MODELS: dict[str, list[tuple[str, str]]] = {
-    "authorizer": [_API_KEYS],
-    "submit_payment": [_IDEMPOTENCY, _PAYMENTS],
-    "get_payment": [_PAYMENTS],
-    "forward": [_PAYMENTS],
-    "reconcile": [_PAYMENTS],
-    "payment_updates": [_PAYMENTS],
+# The tables each handler's first invocation reads (each through a PynamoDB model of its own).
+TABLES: dict[str, list[str]] = {
+    "authorizer": ["api_keys"],
+    "submit_payment": ["idempotency", "payments"],
+    "get_payment": ["payments"],
+    "forward": ["payments"],
+    "reconcile": ["payments"],
+    "payment_updates": ["payments"],
 }
 # What a first invocation builds (gateway attributes), and the clients that means.
 BUILD: dict[str, tuple[list[str], list[str]]] = {
@@ -60,15 +64,20 @@ app = gateway()
 for name in {build!r}:
     if hasattr(type(app), name):
         getattr(app, name)
-# PynamoDB creates a model's botocore client on its first request: do it now for each model
-# the first invocation uses (each model class has a connection, a session and a client).
-import importlib
-for module_name, model_name in {models!r}:
-    try:
-        model = getattr(importlib.import_module(module_name), model_name)
-    except (ImportError, AttributeError):
-        continue
-    model._get_connection().connection.client
+# One read of each table, as the first invocation makes: PynamoDB builds each model's
+# botocore session and client on its first request.
+from uuid import uuid4
+from shared_kernel.domain.errors import PaymentNotFound
+for table in {tables!r}:
+    if table == "payments":
+        try:
+            app.payments.get(uuid4())
+        except PaymentNotFound:
+            pass
+    elif table == "api_keys":
+        app.merchants.merchant_for("00" * 32)
+    else:
+        app.idempotency.get("bench#first-read")
 t2 = time.perf_counter()
 print(json.dumps({{"import": t1 - t0, "build": t2 - t1, "modules": len(sys.modules)}}))
 """
@@ -80,7 +89,9 @@ import json, sys
 import boto3
 t1 = time.perf_counter()
 session = boto3.session.Session(region_name={region!r})
-clients = [session.client(name, endpoint_url="http://127.0.0.1:9") for name in {clients!r}]
+clients = {{name: session.client(name) for name in {clients!r}}}
+for table in {tables!r}:
+    clients["dynamodb"].get_item(TableName=table, Key={{"pk": {{"S": "bench"}}}})
 t2 = time.perf_counter()
 print(json.dumps({{"import": t1 - t0, "build": t2 - t1, "modules": len(sys.modules)}}))
 """
@@ -110,14 +121,44 @@ class ColdStart:
         return self.ratio <= self.target_ratio
 
 
-def _env() -> dict[str, str]:
+class _EmptyItems(BaseHTTPRequestHandler):
+    """Answers every DynamoDB request with `{}` (GetItem: no such item)."""
+
+    def do_POST(self) -> None:
+        """Read the request, answer an empty JSON object."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@contextmanager
+def _stub_endpoint() -> Iterator[str]:
+    """The URL of a local endpoint answering every request with an empty item, while open."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyItems)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(DUMMY_CREDENTIALS)
     env.update(
         {
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL": endpoint,
             "STAGE": "local",
             "PAYMENTS_TABLE": "gateway-local-payments",
             "MERCHANTS_TABLE": "gateway-local-merchants",
@@ -157,14 +198,18 @@ def measure(runs: int = 11) -> list[ColdStart]:
     Round-robin: each round runs every handler and its floor once, so a burst of other
     work on the machine lands on one round of every handler (which the median drops), not
     on all the runs of one handler."""
-    env = _env()
+    with _stub_endpoint() as endpoint:
+        return _measure(runs, _env(endpoint))
+
+
+def _measure(runs: int, env: dict[str, str]) -> list[ColdStart]:
     interpreter: list[float] = []
     codes: dict[str, tuple[str, str]] = {}
     for name in HANDLERS:
         build, clients = BUILD[name]
         codes[name] = (
-            _HANDLER_CHILD.format(path=str(handler_path(name)), build=build, models=MODELS[name]),
-            _FLOOR_CHILD.format(region=REGION, clients=clients),
+            _HANDLER_CHILD.format(path=str(handler_path(name)), build=build, tables=TABLES[name]),
+            _FLOOR_CHILD.format(region=REGION, clients=clients, tables=TABLES[name]),
         )
         for code in codes[name]:
             _run(code, env)  # warm-up: bytecode caches

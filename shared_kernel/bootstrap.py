@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+    from shared_kernel.adapters.dynamodb.tables import DynamoTables
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
     from shared_kernel.application.forward_delivery import ForwardDelivery
@@ -69,7 +70,6 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.clock = SystemClock()
-        self._tables_bound = False
 
     def client(self, service: str, **config_options: Any) -> Any:
         """A botocore client for `service`, sharing one botocore session; short timeouts,
@@ -81,9 +81,9 @@ class Gateway:
         from botocore.config import Config
 
         if self.session is None:
-            from botocore.session import get_session
-
-            self.session = get_session()
+            # The DynamoDB connection's session: one botocore session per cold start (each
+            # loads credentials, endpoint rules and data files of its own).
+            self.session = self.dynamodb.connection.session
         config = Config(
             connect_timeout=2,
             read_timeout=5,
@@ -109,49 +109,36 @@ class Gateway:
         """The payments table."""
         from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 
-        self._bind_tables()
-        return DynamoPaymentRepository()
+        return DynamoPaymentRepository(self.dynamodb, self.settings.payments_table)
 
     @cached_property
     def merchants(self) -> DynamoMerchantDirectory:
         """The merchants table (merchants and their API key hashes)."""
         from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
 
-        self._bind_tables()
-        return DynamoMerchantDirectory()
+        return DynamoMerchantDirectory(self.dynamodb, self.settings.merchants_table)
 
     @cached_property
     def idempotency(self) -> DynamoIdempotencyStore:
         """The idempotency table (the merchant API's Idempotency-Key records)."""
-        from shared_kernel.adapters.dynamodb.idempotency import (
-            DynamoIdempotencyStore,
-            bind_idempotency_table,
-        )
+        from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
 
-        s = self.settings
-        bind_idempotency_table(
-            s.idempotency_table, s.region, s.aws_endpoint_url, client=self.dynamodb
-        )
-        return DynamoIdempotencyStore()
-
-    def _bind_tables(self) -> None:
-        """Point the payments and merchants models at their tables, once per Gateway."""
-        if self._tables_bound:
-            return
-        from shared_kernel.adapters.dynamodb.models import bind_tables
-
-        s = self.settings
-        bind_tables(
-            s.payments_table, s.merchants_table, s.region, s.aws_endpoint_url, client=self.dynamodb
-        )
-        self._tables_bound = True
+        return DynamoIdempotencyStore(self.dynamodb, self.settings.idempotency_table)
 
     @cached_property
-    def dynamodb(self) -> Any:
-        """The one DynamoDB client every PynamoDB model sends through (PynamoDB would build a
-        botocore session and a client per model); request parameters are not validated
-        client-side, as PynamoDB's own clients do not."""
-        return self.client("dynamodb", parameter_validation=False)
+    def dynamodb(self) -> DynamoTables:
+        """This Gateway's one PynamoDB connection, which every table adapter sends through
+        (one botocore session and one DynamoDB client, those of this Gateway only)."""
+        from shared_kernel.adapters.dynamodb.tables import DynamoTables
+
+        # A session handed in (the operator CLI's, e.g. with a --profile) lends its
+        # credentials to the connection, which otherwise makes its own session.
+        credentials = None if self.session is None else self.session.get_credentials()
+        tables = DynamoTables(self.settings.region, self.settings.aws_endpoint_url, credentials)
+        # Made now, not on the first request: the forwarder's threads then share one client
+        # instead of each making its own at the same time.
+        _ = tables.connection.client
+        return tables
 
     @cached_property
     def queue(self) -> PaymentQueue:

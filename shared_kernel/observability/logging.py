@@ -38,7 +38,9 @@ def get_logger(service: str) -> Logger:
             logger_formatter=ScrubbingFormatter(),
         )
         # Its own handler writes the line; propagating would print it again via the root.
-        logger._logger.propagate = False
+        # Powertools has no option for it: its Logger writes through the standard library
+        # logger of its name, which `logging.getLogger` returns.
+        logging.getLogger(logger.name).propagate = False
         _route_root_logger_through(logger)
         _loggers[service] = logger
     return logger

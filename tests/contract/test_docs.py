@@ -177,7 +177,11 @@ def gateway_responses(service: str) -> set[tuple[int | None, str]]:
     resources = (serverless_documents()[service].get("resources") or {}).get("Resources") or {}
     found: set[tuple[int | None, str]] = set()
     for resource in resources.values():
-        if resource.get("Type") == "AWS::ApiGateway::GatewayResponse":
+        # (a resource may still be a `${file(...)}` reference here: not a gateway response)
+        if (
+            isinstance(resource, dict)
+            and resource.get("Type") == "AWS::ApiGateway::GatewayResponse"
+        ):
             properties = resource["Properties"]
             body = json.loads(properties["ResponseTemplates"]["application/json"])
             status = properties.get("StatusCode")

@@ -10,6 +10,7 @@ their only definition, through `local.template_resources`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,17 +20,19 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.config import Config
 
 from local.cloudformation import DYNAMODB_TABLE, SQS_QUEUE, gateway_resources, of_type
 from local.template_resources import create_queues, create_table
-from shared_kernel.adapters.dynamodb.models import bind_tables
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -67,9 +70,9 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
     pytest.fail(f"moto_server did not answer on {url} within {STARTUP_TIMEOUT_S} s")
 
 
-@pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[str]:
-    """The URL of a moto server started for this session and stopped after it."""
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server of its own on a free port (its URL), stopped on exit."""
     port = free_port()
     process = subprocess.Popen(
         [_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
@@ -87,6 +90,13 @@ def aws_endpoint() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """The URL of a moto server started for this session and stopped after it."""
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -145,14 +155,20 @@ def create_table_from_definition(client: Any, resource: dict[str, Any], name: st
 
 @dataclass(frozen=True)
 class Tables:
-    """The names of one test's tables, one per table of the resources template."""
+    """The names of one test's tables, one per table of the resources template, and the
+    endpoint they are on."""
 
     payments: str
     merchants: str
     idempotency: str
+    endpoint: str
+
+    def dynamodb(self) -> DynamoTables:
+        """A new connection to the tables' endpoint, for an adapter to send through."""
+        return DynamoTables(REGION, self.endpoint)
 
 
-# The template's logical id of each Tables field: every table of the template has one
+# The template's logical id of each table field: every table of the template has one
 # (tests/integration/test_template_resources.py), so a new table cannot be forgotten here.
 TABLE_IDS = {
     "payments": "PaymentsTable",
@@ -163,15 +179,14 @@ TABLE_IDS = {
 
 @pytest.fixture
 def tables(aws_endpoint: str, aws_client: ClientFactory) -> Tables:
-    """Fresh tables made from the resources template, with the payments and merchants models
-    bound to theirs."""
+    """Fresh tables made from the resources template (no model is bound to them: adapters
+    send through `tables.dynamodb()`)."""
     definitions = table_definitions()
     dynamodb = aws_client("dynamodb")
     names = {field: unique(field) for field in TABLE_IDS}
     for field, logical_id in TABLE_IDS.items():
         create_table_from_definition(dynamodb, definitions[logical_id], names[field])
-    bind_tables(names["payments"], names["merchants"], REGION, aws_endpoint)
-    return Tables(**names)
+    return Tables(**names, endpoint=aws_endpoint)
 
 
 @pytest.fixture
@@ -206,13 +221,13 @@ def _no_proxy_for_localhost() -> Iterator[None]:
 
 @dataclass
 class DynamoRequests:
-    """The DynamoDB requests PynamoDB's client made, as (operation, parameters)."""
+    """The DynamoDB requests made, as (operation, parameters)."""
 
     calls: list[tuple[str, dict[str, Any]]]
 
-    def operations(self) -> list[str]:
-        """The operation names, in order."""
-        return [operation for operation, _ in self.calls]
+    def operations(self) -> list[tuple[str, str]]:
+        """(operation name, table name), in order."""
+        return [(operation, params.get("TableName", "")) for operation, params in self.calls]
 
     def updated_attributes(self) -> list[set[str]]:
         """For each UpdateItem, the attribute names its expressions touch."""
@@ -222,17 +237,48 @@ class DynamoRequests:
             if operation == "UpdateItem"
         ]
 
+    def update_return_values(self) -> list[str | None]:
+        """For each UpdateItem, what it asked DynamoDB to return (None: not said)."""
+        return [
+            params.get("ReturnValues")
+            for operation, params in self.calls
+            if operation == "UpdateItem"
+        ]
+
+    def update_conditions(self) -> list[str]:
+        """For each UpdateItem, its condition with the names and values put in (`version = 0`)."""
+        return [
+            filled_in(params["ConditionExpression"], params)
+            for operation, params in self.calls
+            if operation == "UpdateItem"
+        ]
+
+
+def filled_in(expression: str, params: dict[str, Any]) -> str:
+    """An expression with its `#name` and `:value` placeholders replaced by what they stand
+    for (a value by its scalar: `{"N": "0"}` is `0`)."""
+    names: dict[str, str] = params.get("ExpressionAttributeNames", {})
+    values: dict[str, dict[str, str]] = params.get("ExpressionAttributeValues", {})
+    named = re.sub(r"#\w+", lambda m: names[m.group()], expression)
+    return re.sub(r":\w+", lambda m: next(iter(values[m.group()].values())), named)
+
 
 @pytest.fixture
-def dynamodb_requests(tables: Tables) -> DynamoRequests:
-    """Record every request the payments model's (PynamoDB's) client makes in this test."""
-    from shared_kernel.adapters.dynamodb.models import PaymentModel
-
+def dynamodb_requests(monkeypatch: pytest.MonkeyPatch) -> DynamoRequests:
+    """Record every DynamoDB request of the botocore clients created from now on in this test
+    (PynamoDB makes a model's client on its first request, from a session of its own)."""
     recorded = DynamoRequests([])
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         recorded.calls.append((model.name, dict(params)))
 
-    client = PaymentModel._get_connection().connection.client
-    client.meta.events.register("before-parameter-build.dynamodb", record)
+    create_client = botocore.session.Session.create_client
+
+    def recording_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(session, service_name, *args, **kwargs)
+        if service_name == "dynamodb":
+            client.meta.events.register("before-parameter-build.dynamodb", record)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", recording_client)
     return recorded

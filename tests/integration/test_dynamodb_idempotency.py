@@ -10,10 +10,8 @@ from uuid import UUID
 
 import pytest
 
-from shared_kernel.adapters.dynamodb.idempotency import (
-    DynamoIdempotencyStore,
-    bind_idempotency_table,
-)
+from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.application.idempotent_submit import (
     IdempotentAnswer,
@@ -54,20 +52,19 @@ ANSWER = Answer(
 
 
 @pytest.fixture
-def idempotency_table(aws_endpoint: str, aws_client: ClientFactory) -> Iterator[str]:
-    """A fresh idempotency table made from the resources template, with the model bound to it."""
+def idempotency_table(aws_client: ClientFactory) -> Iterator[str]:
+    """A fresh idempotency table made from the resources template."""
     name = unique("idempotency")
     create_table_from_definition(
         aws_client("dynamodb"), table_definitions()["IdempotencyTable"], name
     )
-    bind_idempotency_table(name, REGION, aws_endpoint)
     yield name
 
 
 @pytest.fixture
-def store(idempotency_table: str) -> DynamoIdempotencyStore:
+def store(idempotency_table: str, aws_endpoint: str) -> DynamoIdempotencyStore:
     """The adapter on a fresh table."""
-    return DynamoIdempotencyStore()
+    return DynamoIdempotencyStore(DynamoTables(REGION, aws_endpoint), idempotency_table)
 
 
 def raw_item(aws_client: ClientFactory, table: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ KEY_HASH = "5f2b" * 16
 @pytest.fixture
 def directory(tables: Tables) -> DynamoMerchantDirectory:
     """A directory on this test's fresh merchants table."""
-    return DynamoMerchantDirectory()
+    return DynamoMerchantDirectory(tables.dynamodb(), tables.merchants)
 
 
 def test_a_registered_key_resolves_to_its_merchant(
@@ -98,7 +98,7 @@ class MovableClock:
 def test_a_rotation_keeps_the_earlier_key_until_its_grace_period_ends(tables: Tables) -> None:
     """rotate_key adds a working key; the earlier one works until revoke_old_at, then not."""
     clock = MovableClock(CREATED_AT)
-    directory = DynamoMerchantDirectory(clock=clock)
+    directory = DynamoMerchantDirectory(tables.dynamodb(), tables.merchants, clock=clock)
     merchant_id = uuid4()
     directory.add(merchant_id, "Acme Ltd", KEY_HASH, CREATED_AT)
 
@@ -121,7 +121,7 @@ def test_a_rotation_keeps_the_earlier_key_until_its_grace_period_ends(tables: Ta
 def test_a_second_rotation_never_extends_an_earlier_revocation(tables: Tables) -> None:
     """Rotating twice: the first key keeps its (earlier) revocation time."""
     clock = MovableClock(CREATED_AT)
-    directory = DynamoMerchantDirectory(clock=clock)
+    directory = DynamoMerchantDirectory(tables.dynamodb(), tables.merchants, clock=clock)
     merchant_id = uuid4()
     directory.add(merchant_id, "Acme Ltd", KEY_HASH, CREATED_AT)
     directory.rotate_key(merchant_id, "9a9a" * 16, CREATED_AT, CREATED_AT + timedelta(hours=1))
@@ -137,4 +137,6 @@ def test_a_second_rotation_never_extends_an_earlier_revocation(tables: Tables) -
 def test_rotating_an_unknown_merchant_raises_lookup_error(tables: Tables) -> None:
     """No merchant, no new key."""
     with pytest.raises(LookupError):
-        DynamoMerchantDirectory().rotate_key(uuid4(), "9a9a" * 16, CREATED_AT, CREATED_AT)
+        DynamoMerchantDirectory(tables.dynamodb(), tables.merchants).rotate_key(
+            uuid4(), "9a9a" * 16, CREATED_AT, CREATED_AT
+        )

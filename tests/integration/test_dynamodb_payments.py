@@ -53,7 +53,7 @@ def a_payment(**changes: Any) -> PaymentRequest:
 @pytest.fixture
 def repository(tables: Tables) -> DynamoPaymentRepository:
     """A repository on this test's fresh payments table."""
-    return DynamoPaymentRepository()
+    return DynamoPaymentRepository(tables.dynamodb(), tables.payments)
 
 
 @pytest.fixture
@@ -276,60 +276,56 @@ def test_open_payments_finds_only_open_payments_due_earliest_first(
     assert (open_ids, [INDEX_KEYS] * 5) == (set(entries), [set(e) for e in entries.values()])
 
 
-def test_save_writes_only_the_attributes_that_changed(
-    repository: DynamoPaymentRepository, raw_item: Any, dynamodb_requests: DynamoRequests
+def test_save_writes_every_mutable_attribute_conditioned_on_the_version_read(
+    repository: DynamoPaymentRepository, dynamodb_requests: DynamoRequests
 ) -> None:
-    """A payment read, then acknowledged by the bank, is saved with one UpdateItem naming
-    exactly the stored attributes that change (the version among them); it reads back equal."""
+    """A payment read, then acknowledged by the bank, is saved with one UpdateItem that sets
+    or removes every mutable attribute and adds 1 to the version, if the stored version is
+    still the one read, and asks nothing back; it reads back equal."""
     added = a_payment()
     repository.add(added)
     payment = repository.get(added.id)
-    before = raw_item(payment.id)
 
     payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
     repository.save(payment)
 
-    assert [changed_attributes(before, raw_item(payment.id))] == (
-        dynamodb_requests.updated_attributes()
-    )
-    assert {"status", "sealed_card", "version"} <= dynamodb_requests.updated_attributes()[0]
+    assert [{"version", *MUTABLE_ATTRIBUTES}] == dynamodb_requests.updated_attributes()
+    assert ["version = 0"] == dynamodb_requests.update_conditions()
+    assert ["NONE"] == dynamodb_requests.update_return_values()
     assert payment == repository.get(payment.id)
 
 
-def test_successive_saves_each_write_only_their_own_change(
+def test_successive_saves_are_each_conditioned_on_the_version_before_them(
     repository: DynamoPaymentRepository, raw_item: Any, dynamodb_requests: DynamoRequests
 ) -> None:
-    """A second save of the same payment names only what changed since the first."""
+    """A second save of the same payment writes every mutable attribute again, on the
+    condition of the version the first save left; the stored item holds the second's
+    changes and keeps the first's."""
     payment = a_payment()
     repository.add(payment)
     payment.record_bank_acceptance("bank_7c1e2a9b", LATER)
     repository.save(payment)
-    before = raw_item(payment.id)
 
     payment.apply(Outcome(PaymentStatus.SUCCEEDED), LATER + timedelta(seconds=1))
     repository.save(payment)
 
-    expected = changed_attributes(before, raw_item(payment.id))
-    assert expected == dynamodb_requests.updated_attributes()[-1]
-    assert set() == {"bank_reference", "sealed_card"} & expected
+    item = raw_item(payment.id)
+    assert [{"version", *MUTABLE_ATTRIBUTES}] * 2 == dynamodb_requests.updated_attributes()
+    assert ["version = 0", "version = 1"] == dynamodb_requests.update_conditions()
+    assert ({"N": "2"}, {"S": "bank_7c1e2a9b"}) == (item["version"], item["bank_reference"])
     assert payment == repository.get(payment.id)
 
 
-def test_a_save_without_the_stored_values_writes_every_mutable_attribute(
-    repository: DynamoPaymentRepository, dynamodb_requests: DynamoRequests
+def test_a_payment_added_by_another_repository_saves_every_mutable_attribute(
+    tables: Tables, repository: DynamoPaymentRepository, dynamodb_requests: DynamoRequests
 ) -> None:
-    """A payment this repository did not read (its stored values unknown) gets every mutable
-    attribute written, still conditioned on its version; it reads back equal."""
+    """A payment another repository on the same table added is saved by this one with every
+    mutable attribute written, still conditioned on its version; it reads back equal."""
     payment = a_payment()
-    DynamoPaymentRepository().add(payment)
+    DynamoPaymentRepository(tables.dynamodb(), tables.payments).add(payment)
 
     payment.apply(Outcome(PaymentStatus.DECLINED, DeclineReason.DO_NOT_HONOR), LATER)
     repository.save(payment)
 
     assert [{"version", *MUTABLE_ATTRIBUTES}] == dynamodb_requests.updated_attributes()
     assert payment == repository.get(payment.id)
-
-
-def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
-    """The names of the attributes a write added, removed or changed in a stored item."""
-    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}

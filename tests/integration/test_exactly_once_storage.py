@@ -80,7 +80,7 @@ def processing_payment(**changes: object) -> PaymentRequest:
 def test_open_payments_query_skips_payments_not_due_yet(tables: Tables) -> None:
     """The reconciler's schedule survives storage: a payment whose next check is later than
     `due_at` is not returned by the index query, one due is (with its attempt count)."""
-    repository = DynamoPaymentRepository()
+    repository = DynamoPaymentRepository(tables.dynamodb(), tables.payments)
     now = ACCEPTED_AT + timedelta(minutes=10)
     first, due, later = processing_payment(), processing_payment(), processing_payment()
     for payment in (first, due, later):
@@ -121,7 +121,7 @@ def test_the_reconciler_requeues_and_settles_through_the_index(
     """One pass over the new index: a pending payment never queued is queued (and its next
     check moved by the back-off); a processing one whose callback never came is settled
     from the bank's answer and leaves the index; one not due yet is not touched."""
-    repository = DynamoPaymentRepository()
+    repository = DynamoPaymentRepository(tables.dynamodb(), tables.payments)
     now = ACCEPTED_AT + timedelta(minutes=10)
     never_queued = replace(
         processing_payment(),

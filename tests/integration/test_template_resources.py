@@ -17,7 +17,14 @@ from bench.requests_count import gsi_writes, payments_layout
 from shared_kernel.adapters.dynamodb.idempotency import IdempotencyModel
 from shared_kernel.adapters.dynamodb.models import ApiKeyModel, MerchantModel, PaymentModel
 
-from .conftest import TABLE_IDS, ClientFactory, Tables, queue_definitions, table_definitions
+from .conftest import (
+    TABLE_IDS,
+    ClientFactory,
+    Tables,
+    moto_server,
+    queue_definitions,
+    table_definitions,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -144,18 +151,15 @@ def test_the_fixture_queues_have_the_template_attributes_and_redrive(
     } == {**redrive, "maxReceiveCount": int(redrive["maxReceiveCount"])}
 
 
-def test_the_bench_creates_every_template_table_and_queue(
-    aws_endpoint: str, aws_client: ClientFactory
-) -> None:
+def test_the_bench_creates_every_template_table_and_queue(aws_client: ClientFactory) -> None:
     """The bench's emulator holds every table and queue of the template, under the
-    template's names and with its keys and indexes."""
-    resources = create_resources(aws_endpoint)
-    dynamodb = aws_client("dynamodb")
-    tables = table_definitions()
-    expected_tables = {
-        r["Properties"]["TableName"]: _template_layout(r["Properties"]) for r in tables.values()
-    }
-    actual_tables = {name: _described_layout(dynamodb, name) for name in expected_tables}
+    template's names and with its keys and indexes (on an emulator of its own: the names
+    are the stage's, which other tests deploy too)."""
+    with moto_server() as endpoint:
+        resources = create_resources(endpoint)
+        dynamodb = aws_client("dynamodb", endpoint_url=endpoint)
+        actual_tables = {name: _described_layout(dynamodb, name) for name in _template_tables()}
+    expected_tables = _template_tables()
     queue_names = {
         logical_id: q["Properties"]["QueueName"] for logical_id, q in queue_definitions().items()
     }
@@ -163,6 +167,14 @@ def test_the_bench_creates_every_template_table_and_queue(
     assert expected_tables == actual_tables
     assert queue_names == {
         logical_id: url.rsplit("/", 1)[1] for logical_id, url in resources.queue_urls.items()
+    }
+
+
+def _template_tables() -> dict[str, Any]:
+    """The template's tables' layouts, by table name."""
+    return {
+        r["Properties"]["TableName"]: _template_layout(r["Properties"])
+        for r in table_definitions().values()
     }
 
 

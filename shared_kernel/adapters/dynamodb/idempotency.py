@@ -12,7 +12,6 @@ request is kept only as a keyed hash.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from pynamodb.attributes import Attribute, TTLAttribute, UnicodeAttribute
@@ -22,7 +21,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from shared_kernel.adapters.dynamodb.models import bind_model
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
@@ -43,12 +42,8 @@ class EpochMillisAttribute(Attribute[datetime]):
 
 
 class IdempotencyModel(Model):
-    """One idempotency record (storage type; mapped to IdempotencyRecord explicitly)."""
-
-    class Meta:
-        table_name = "idempotency"  # replaced by bind_idempotency_table
-        region: str | None = None
-        host: str | None = None
+    """One idempotency record (storage type, bound to no table: see `tables.py`; mapped to
+    IdempotencyRecord explicitly)."""
 
     pk = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute()
@@ -57,13 +52,6 @@ class IdempotencyModel(Model):
     submission_id = UnicodeAttribute()
     expires_at = TTLAttribute()
     locked_until = EpochMillisAttribute()
-
-
-def bind_idempotency_table(
-    table_name: str, region: str, host: str | None, *, client: Any = None
-) -> None:
-    """Point the model at its table (and endpoint): see `models.bind_model`."""
-    bind_model(IdempotencyModel, table_name, region, host, client=client)
 
 
 def to_record(item: IdempotencyModel) -> IdempotencyRecord:
@@ -93,13 +81,16 @@ def to_item(claim: IdempotencyClaim) -> IdempotencyModel:
 class DynamoIdempotencyStore:
     """Idempotency records in the idempotency table."""
 
+    def __init__(self, tables: DynamoTables, table_name: str) -> None:
+        self._table = tables.table(IdempotencyModel, table_name)
+
     def claim(self, claim: IdempotencyClaim) -> bool:
         """PutItem if attribute_not_exists(pk) OR expires_at < claimed_at."""
         condition = IdempotencyModel.pk.does_not_exist() | (
             IdempotencyModel.expires_at < claim.claimed_at
         )
         try:
-            to_item(claim).save(condition=condition)
+            self._table.put(to_item(claim), condition=condition)
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 return False
@@ -108,10 +99,8 @@ class DynamoIdempotencyStore:
 
     def get(self, scope: str) -> IdempotencyRecord | None:
         """The record (strongly consistent GetItem), or None."""
-        try:
-            return to_record(IdempotencyModel.get(scope, consistent_read=True))
-        except IdempotencyModel.DoesNotExist:
-            return None
+        item = self._table.get(scope)
+        return None if item is None else to_record(item)
 
     def take_over(self, scope: str, stale_owner: str, owner: str, locked_until: datetime) -> bool:
         """UpdateItem owner and lock if `stale_owner` still holds the record."""
@@ -130,7 +119,7 @@ class DynamoIdempotencyStore:
 
     def _update(self, scope: str, actions: list[Action], condition: Condition) -> bool:
         try:
-            IdempotencyModel(pk=scope).update(actions=actions, condition=condition)
+            self._table.update(scope, actions, condition)
         except UpdateError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 return False

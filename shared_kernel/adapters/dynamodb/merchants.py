@@ -6,15 +6,15 @@ merchant that does not exist. Resolving a key is one GetItem on `apikey#<hash>`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from shared_kernel.adapters.dynamodb.models import API_KEY_ACTIVE, ApiKeyModel, MerchantModel
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.domain.ids import parse_uuid
 
 
@@ -23,12 +23,13 @@ class DynamoMerchantDirectory:
 
     def __init__(
         self,
-        connection: Connection | None = None,
+        tables: DynamoTables,
+        table_name: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        # Registration and rotation run a transaction, which takes a connection: the merchant
-        # model's, unless one is given.
-        self._connection = connection
+        self._merchants = tables.table(MerchantModel, table_name)
+        self._keys = tables.table(ApiKeyModel, table_name)
+        self._dynamodb = tables.connection  # its transactions span both item types
         self._clock = clock
 
     def add(self, merchant_id: UUID, name: str, key_hash: str, created_at: datetime) -> None:
@@ -45,10 +46,12 @@ class DynamoMerchantDirectory:
             status=API_KEY_ACTIVE,
             created_at=created_at,
         )
+        puts = [
+            self._merchants.put_request(merchant, MerchantModel.merchant_id.does_not_exist()),
+            self._keys.put_request(key, ApiKeyModel.key_hash.does_not_exist()),
+        ]
         try:
-            with TransactWrite(connection=self._transaction_connection()) as transaction:
-                transaction.save(merchant, condition=MerchantModel.merchant_id.does_not_exist())
-                transaction.save(key, condition=ApiKeyModel.key_hash.does_not_exist())
+            self._transact(puts=puts)
         except TransactWriteError as error:
             reasons = [r.code for r in error.cancellation_reasons if r is not None]
             if "ConditionalCheckFailed" in reasons:
@@ -57,9 +60,8 @@ class DynamoMerchantDirectory:
 
     def merchant_for(self, key_hash: str) -> UUID | None:
         """The merchant owning an active key with this hash, or None (one consistent GetItem)."""
-        try:
-            key = ApiKeyModel.get(key_hash, consistent_read=True)
-        except ApiKeyModel.DoesNotExist:
+        key = self._keys.get(key_hash)
+        if key is None:
             return None
         if key.status != API_KEY_ACTIVE:
             return None
@@ -76,10 +78,9 @@ class DynamoMerchantDirectory:
         Raises LookupError for an unknown merchant. The new key is written first, so the
         merchant is never left without a working key.
         """
-        try:
-            merchant = MerchantModel.get(str(merchant_id), consistent_read=True)
-        except MerchantModel.DoesNotExist:
-            raise LookupError(f"no merchant {merchant_id}") from None
+        merchant = self._merchants.get(str(merchant_id))
+        if merchant is None:
+            raise LookupError(f"no merchant {merchant_id}")
         earlier = set(merchant.key_hashes or set())
         key = ApiKeyModel(
             key_hash=key_hash,
@@ -87,17 +88,21 @@ class DynamoMerchantDirectory:
             status=API_KEY_ACTIVE,
             created_at=created_at,
         )
-        with TransactWrite(connection=self._transaction_connection()) as transaction:
-            transaction.save(key, condition=ApiKeyModel.key_hash.does_not_exist())
-            transaction.update(
-                merchant,
-                actions=[MerchantModel.key_hashes.add({key_hash})],
-                condition=MerchantModel.merchant_id.exists(),
-            )
+        self._transact(
+            puts=[self._keys.put_request(key, ApiKeyModel.key_hash.does_not_exist())],
+            updates=[
+                self._merchants.update_request(
+                    str(merchant_id),
+                    [MerchantModel.key_hashes.add({key_hash})],
+                    MerchantModel.merchant_id.exists(),
+                )
+            ],
+        )
         for old_hash in earlier:
             try:
-                ApiKeyModel(key_hash=old_hash).update(
-                    actions=[ApiKeyModel.revoke_after.set(revoke_old_at)],
+                self._keys.update(
+                    old_hash,
+                    [ApiKeyModel.revoke_after.set(revoke_old_at)],
                     condition=ApiKeyModel.key_hash.exists()
                     & (
                         ApiKeyModel.revoke_after.does_not_exist()
@@ -109,8 +114,8 @@ class DynamoMerchantDirectory:
                     raise
         return len(earlier)
 
-    def _transaction_connection(self) -> Connection:
-        if self._connection is None:
-            # The model's own connection: the same client as every other request.
-            self._connection = MerchantModel._get_connection().connection
-        return self._connection
+    def _transact(self, puts: list[dict[str, Any]], updates: Sequence[dict[str, Any]] = ()) -> None:
+        """One TransactWriteItems: every put and update, or none."""
+        self._dynamodb.transact_write_items(
+            condition_check_items=[], delete_items=[], put_items=puts, update_items=updates
+        )

@@ -1,9 +1,11 @@
 """PynamoDB storage models of the gateway's two tables: payments, and merchants with API keys.
 
 These are storage types only; the repositories map them to and from the domain explicitly.
-Table names, region and endpoint are not known at import time: the composition root calls
-`bind_tables` once per cold start. The tables themselves are created by CloudFormation
-(docs/tables.md holds their definitions, which the integration tests create from).
+The classes here are bound to no table (no `Meta`): they build, serialise and parse items
+and make the condition and update expressions, and the adapters send the requests through
+their composition root's connection with the table names it was given (see `tables.py`).
+The tables themselves are created by CloudFormation (docs/tables.md holds their definitions,
+which the integration tests create from).
 
 The merchants table holds two item types under one generic string hash key `pk`, told apart
 by a prefix: `merchant#<uuid>` (a merchant) and `apikey#<keyed hash>` (one of its API keys).
@@ -108,11 +110,6 @@ class OpenPaymentsIndex(  # type: ignore[no-untyped-call,unused-ignore]
 class PaymentModel(Model):
     """One payment, keyed by its id; `version` guards every update (optimistic locking)."""
 
-    class Meta:
-        table_name = "payments"  # replaced by bind_tables
-        region: str | None = None
-        host: str | None = None
-
     payment_id = UnicodeAttribute(hash_key=True)
     merchant_id = UnicodeAttribute()
     amount = NumberAttribute()
@@ -148,11 +145,6 @@ class PaymentModel(Model):
 class MerchantModel(Model):
     """A merchant: `pk` is `merchant#<uuid>`."""
 
-    class Meta:
-        table_name = "merchants"  # replaced by bind_tables
-        region: str | None = None
-        host: str | None = None
-
     merchant_id = PrefixedKeyAttribute(MERCHANT_PREFIX, hash_key=True, attr_name="pk")
     item_type = UnicodeAttribute(default="merchant")
     name = UnicodeAttribute()
@@ -165,11 +157,6 @@ class MerchantModel(Model):
 class ApiKeyModel(Model):
     """An API key, stored only as its keyed hash: `pk` is `apikey#<hash>`."""
 
-    class Meta:
-        table_name = "merchants"  # replaced by bind_tables
-        region: str | None = None
-        host: str | None = None
-
     key_hash = PrefixedKeyAttribute(API_KEY_PREFIX, hash_key=True, attr_name="pk")
     item_type = UnicodeAttribute(default="apikey")
     merchant_id = UnicodeAttribute()
@@ -177,55 +164,3 @@ class ApiKeyModel(Model):
     created_at = TimestampAttribute()
     # Set when a newer key was issued: the key stops working at this time (grace period).
     revoke_after = TimestampAttribute(null=True)
-
-
-def bind_tables(
-    payments_table: str,
-    merchants_table: str,
-    region: str,
-    host: str | None,
-    *,
-    client: Any = None,
-) -> None:
-    """Point the payments and merchants models at their tables: see `bind_model`."""
-    bind_model(PaymentModel, payments_table, region, host, client=client)
-    bind_model(MerchantModel, merchants_table, region, host, client=client)
-    bind_model(ApiKeyModel, merchants_table, region, host, client=client)
-
-
-def bind_model(
-    model: type[Model],
-    table_name: str,
-    region: str,
-    host: str | None,
-    *,
-    client: Any = None,
-    connect_timeout_seconds: int = 2,
-    read_timeout_seconds: int = 5,
-) -> None:
-    """Point a model at its table (and endpoint); drops any cached connection.
-
-    With `client` (a botocore DynamoDB client), the model sends through it: see
-    `use_client`. Without, it builds its own, with timeouts replacing PynamoDB's defaults
-    (15 s and 30 s), which would outlast the API Gateway's 29 s limit on a single stuck call.
-    """
-    meta: Any = model.Meta
-    meta.table_name = table_name
-    meta.region = region
-    meta.host = host
-    meta.connect_timeout_seconds = connect_timeout_seconds
-    meta.read_timeout_seconds = read_timeout_seconds
-    model._connection = None
-    if client is not None:
-        use_client(model, client)
-
-
-def use_client(model: type[Model], client: Any) -> None:
-    """Make `model` send its requests through `client` (a botocore DynamoDB client).
-
-    PynamoDB otherwise builds a botocore session and a client per model class on its first
-    request: a second credential resolution and endpoint/model load at cold start (tens of
-    milliseconds each). Its connection creates a client only while it has none, so handing it
-    one is enough; no request is made here.
-    """
-    model._get_connection().connection._client = client

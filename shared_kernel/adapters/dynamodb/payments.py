@@ -5,27 +5,22 @@ still has the version that was read (optimistic locking), and removes every attr
 became empty (the sealed card once the bank has the payment, `open_shard` and
 `next_check_at` once it is final: that takes it out of the reconciler's index).
 
-`save` writes only the mutable attributes that differ from what is stored at the version it
-is conditioned on: the repository remembers the stored values of `MUTABLE_ATTRIBUTES` per
-(payment id, version) it read or wrote, in a small bounded map. The version condition makes
-that safe (the item at one version has one set of values); a payment whose stored values
-are not remembered gets every mutable attribute written, as before.
+`save` writes every mutable attribute: DynamoDB bills an UpdateItem by the size of the item,
+not by the attributes it sets, so naming fewer would save nothing; nothing is asked back.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from pynamodb.constants import NONE
+from pynamodb.constants import STRING
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from shared_kernel.adapters.dynamodb.models import OPEN_SHARD, PaymentModel
+from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD, PaymentModel
+from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
 from shared_kernel.domain.errors import PaymentNotFound
@@ -51,17 +46,6 @@ MUTABLE_ATTRIBUTES = (
     "reconcile_attempts",
     "next_check_at",
 )
-# How many (payment id, version) snapshots of stored values a repository keeps: a Lambda
-# container handles at most a batch of payments at a time, so this is plenty.
-STORED_VALUES_CAPACITY = 512
-
-# The values of MUTABLE_ATTRIBUTES as an item holds them, in that order.
-StoredValues = tuple[Any, ...]
-
-
-def stored_values(item: PaymentModel) -> StoredValues:
-    """The mutable attributes' values of a storage item, in MUTABLE_ATTRIBUTES order."""
-    return tuple(getattr(item, name) for name in MUTABLE_ATTRIBUTES)
 
 
 def to_item(payment: PaymentRequest) -> PaymentModel:
@@ -122,57 +106,45 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
 class DynamoPaymentRepository:
     """Payments in the payments table, one item per payment, versioned."""
 
-    def __init__(self, stored_values_capacity: int = STORED_VALUES_CAPACITY) -> None:
-        # (payment id, version) -> the stored values of MUTABLE_ATTRIBUTES at that version.
-        self._stored: OrderedDict[tuple[UUID, int], StoredValues] = OrderedDict()
-        self._capacity = stored_values_capacity
-        self._lock = threading.Lock()  # the forwarder reads and saves from several threads
+    def __init__(self, tables: DynamoTables, table_name: str) -> None:
+        self._table = tables.table(PaymentModel, table_name)
 
     def add(self, payment: PaymentRequest) -> None:
         """Store a new payment (PutItem if attribute_not_exists(payment_id)).
 
         Raises DuplicatePayment if a payment with this id is already stored.
         """
-        item = to_item(payment)
         try:
-            item.save(condition=PaymentModel.payment_id.does_not_exist())
+            self._table.put(to_item(payment), condition=PaymentModel.payment_id.does_not_exist())
         except PutError as error:
             if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
                 raise DuplicatePayment(f"payment {payment.id} already exists") from error
             raise
-        self._remember(payment.id, payment.version, stored_values(item))
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id (strongly consistent read); raises PaymentNotFound."""
-        try:
-            item = PaymentModel.get(str(payment_id), consistent_read=True)
-        except PaymentModel.DoesNotExist:
-            raise PaymentNotFound(str(payment_id)) from None
-        return self._loaded(item)
+        item = self._table.get(str(payment_id))
+        if item is None:
+            raise PaymentNotFound(str(payment_id))
+        return to_domain(item)
 
     def save(self, payment: PaymentRequest) -> None:
-        """Write what changed (UpdateItem if version = payment.version), then bump the version.
+        """Write the mutable attributes (UpdateItem if version = payment.version), then bump
+        the version.
 
         Raises ConcurrentUpdate when someone else wrote first, PaymentNotFound if the
         payment was never added. Attributes that became None are REMOVEd from the item.
         """
-        values = stored_values(to_item(payment))
-        before = self._recall(payment.id, payment.version)
+        item = to_item(payment)
         attributes = PaymentModel.get_attributes()
         actions: list[Action] = [PaymentModel.version.add(1)]
-        for index, name in enumerate(MUTABLE_ATTRIBUTES):
-            value = values[index]
-            if before is not None and before[index] == value:
-                continue
+        for name in MUTABLE_ATTRIBUTES:
+            value = getattr(item, name)
             attribute = attributes[name]
             actions.append(attribute.remove() if value is None else attribute.set(value))
         try:
-            # No ReturnValues: the caller has the new state already.
-            PaymentModel._get_connection().update_item(
-                str(payment.id),
-                actions=actions,
-                condition=PaymentModel.version == payment.version,
-                return_values=NONE,
+            self._table.update(
+                str(payment.id), actions, condition=PaymentModel.version == payment.version
             )
         except UpdateError as error:
             if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
@@ -180,9 +152,7 @@ class DynamoPaymentRepository:
             # Rare path: one more read tells a lost race from a payment that is not there.
             self.get(payment.id)
             raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
-        self._forget(payment.id, payment.version)
         payment.version += 1
-        self._remember(payment.id, payment.version, values)
 
     def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
         """Open payments whose next check is due at `due_at`, earliest first, at most `limit`.
@@ -193,34 +163,14 @@ class DynamoPaymentRepository:
         One deleted since it was found is skipped; one settled or rescheduled since is
         yielded as it now is, for the caller to check.
         """
-        keys = PaymentModel.open_payments.query(
-            OPEN_SHARD, PaymentModel.next_check_at <= due_at, limit=limit
+        entries = self._table.query_index(
+            OPEN_PAYMENTS_INDEX, OPEN_SHARD, PaymentModel.next_check_at <= due_at, limit
         )
-        for key in keys:
+        for entry in entries:
             try:
-                yield self.get(UUID(key.payment_id))
+                yield self.get(UUID(entry[PaymentModel.payment_id.attr_name][STRING]))
             except PaymentNotFound:
                 continue
-
-    def _loaded(self, item: PaymentModel) -> PaymentRequest:
-        payment = to_domain(item)
-        self._remember(payment.id, payment.version, stored_values(item))
-        return payment
-
-    def _remember(self, payment_id: UUID, version: int, values: StoredValues) -> None:
-        with self._lock:
-            self._stored[(payment_id, version)] = values
-            self._stored.move_to_end((payment_id, version))
-            while len(self._stored) > self._capacity:
-                self._stored.popitem(last=False)
-
-    def _recall(self, payment_id: UUID, version: int) -> StoredValues | None:
-        with self._lock:
-            return self._stored.get((payment_id, version))
-
-    def _forget(self, payment_id: UUID, version: int) -> None:
-        with self._lock:
-            self._stored.pop((payment_id, version), None)
 
 
 def _value_or_none(value: DeclineReason | FailureReason | None) -> str | None:
