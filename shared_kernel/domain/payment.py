@@ -438,7 +438,9 @@ class PaymentRequest:
         if (manual and status is PaymentStatus.SUCCEEDED) or (
             not manual and status is PaymentStatus.AUTHORIZED
         ):
-            raise InvalidTransition(f"a {self.capture_method} payment is never {status} by a bank")
+            raise InvalidTransition(
+                f"a bank update cannot make a {self.capture_method} payment {status}"
+            )
 
     def _check_authorized(self, verb: str) -> None:
         if self.status is not PaymentStatus.AUTHORIZED:

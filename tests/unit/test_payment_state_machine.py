@@ -291,7 +291,7 @@ def test_a_bank_status_must_fit_the_capture_method(
     and change nothing."""
     current = payment()
     before = current.copy()
-    with pytest.raises(InvalidTransition, match="never"):
+    with pytest.raises(InvalidTransition, match="cannot make"):
         current.apply(outcome, LATER)
     assert before == current
 
@@ -352,6 +352,16 @@ def test_only_an_authorised_payment_is_captured_or_canceled(record: str, outcome
             payment.record_capture(1050, LATER)
         else:
             payment.record_cancellation(CancellationReason.REQUESTED_BY_MERCHANT, LATER)
+    assert before == payment
+
+
+@pytest.mark.parametrize("amount", [0, 1051])
+def test_a_capture_takes_from_one_to_the_authorised_amount(amount: int) -> None:
+    """record_capture of nothing or of more than was authorised raises ValueError."""
+    payment = a_manual_payment_in(PROCESSING, AUTHORIZED)
+    before = payment.copy()
+    with pytest.raises(ValueError, match="authorised amount"):
+        payment.record_capture(amount, LATER)
     assert before == payment
 
 
