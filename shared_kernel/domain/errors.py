@@ -6,6 +6,7 @@ are in shared_kernel/application/errors.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,40 @@ class PaymentNotFound(DomainError):
 
 class InvalidTransition(DomainError):
     """The requested status change would leave a final state or move backwards."""
+
+
+class ActionRefused(DomainError):
+    """A capture, void or refund the payment's state does not allow (SPEC §8: 409, nothing
+    stored, nothing sent). Each subclass's `code` is the error code the merchant API answers."""
+
+    code: ClassVar[str]
+
+
+class PaymentUnexpectedState(ActionRefused):
+    """The payment's status does not allow this action (e.g. a refund of an authorisation)."""
+
+    code = "payment_unexpected_state"
+
+
+class ActionInProgress(ActionRefused):
+    """A capture or void of this payment is still pending."""
+
+    code = "action_in_progress"
+
+
+class AuthorizationExpired(ActionRefused):
+    """A capture asked for at or after the authorisation's `capture_before`."""
+
+    code = "authorization_expired"
+
+
+class RefundLimitReached(ActionRefused):
+    """The payment already has the most refunds allowed (failed ones count)."""
+
+    code = "refund_limit_reached"
+
+
+class AmountTooLarge(ActionRefused):
+    """A capture above the authorised amount, or a refund above what is still refundable."""
+
+    code = "amount_too_large"

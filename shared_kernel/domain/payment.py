@@ -1,9 +1,15 @@
-"""The PaymentRequest aggregate, its state machine and the validated draft it starts from."""
+"""The PaymentRequest aggregate, its state machine and the validated draft it starts from.
+
+A payment is captured in one step (`automatic`) or authorised first and captured, voided or
+left to expire later (`manual`, SPEC §8). The payment also carries what its pending actions
+hold (the one pending capture or void, the pending refund total, the refund count), so that
+the rules of `money_movements` can be checked and reserved in one write of this aggregate.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -18,12 +24,32 @@ from shared_kernel.domain.card import (
     expiry_errors,
 )
 from shared_kernel.domain.errors import FieldError, InvalidTransition, ValidationError
+from shared_kernel.domain.events import DomainEvent, PaymentStatusChanged
 from shared_kernel.domain.money import Money, amount_error, currency_error
 
 REFERENCE_MAX_LENGTH = 64
 SUBMIT_FIELDS = frozenset(
-    {"card_number", "expiry_month", "expiry_year", "cvv", "amount", "currency", "reference"}
+    {
+        "card_number",
+        "expiry_month",
+        "expiry_year",
+        "cvv",
+        "amount",
+        "currency",
+        "reference",
+        "capture_method",
+    }
 )
+# How long an authorisation can be captured (card-not-present holds last about 7 days); the
+# use cases pass the configured window, this is its default.
+AUTHORIZATION_VALIDITY = timedelta(days=7)
+
+
+class CaptureMethod(StrEnum):
+    """Whether the bank captures a payment with its authorisation, or the merchant later."""
+
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
 
 
 class PaymentStatus(StrEnum):
@@ -31,9 +57,11 @@ class PaymentStatus(StrEnum):
 
     PENDING = "pending"
     PROCESSING = "processing"
+    AUTHORIZED = "authorized"
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
     FAILED = "failed"
+    CANCELED = "canceled"
 
     @property
     def is_final(self) -> bool:
@@ -46,13 +74,22 @@ class PaymentStatus(StrEnum):
         return _RANK[self]
 
 
-_FINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.DECLINED, PaymentStatus.FAILED})
+_FINAL = frozenset(
+    {
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.DECLINED,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELED,
+    }
+)
 _RANK = {
     PaymentStatus.PENDING: 0,
     PaymentStatus.PROCESSING: 1,
-    PaymentStatus.SUCCEEDED: 2,
-    PaymentStatus.DECLINED: 2,
-    PaymentStatus.FAILED: 2,
+    PaymentStatus.AUTHORIZED: 2,
+    PaymentStatus.SUCCEEDED: 3,
+    PaymentStatus.DECLINED: 3,
+    PaymentStatus.FAILED: 3,
+    PaymentStatus.CANCELED: 3,
 }
 
 
@@ -62,6 +99,13 @@ class DeclineReason(StrEnum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     FRAUD_SUSPECTED = "fraud_suspected"
     DO_NOT_HONOR = "do_not_honor"
+
+
+class CancellationReason(StrEnum):
+    """Why an authorised payment was canceled: the merchant's void, or its expiry."""
+
+    REQUESTED_BY_MERCHANT = "requested_by_merchant"
+    AUTHORIZATION_EXPIRED = "authorization_expired"
 
 
 class FailureReason(StrEnum):
@@ -92,6 +136,19 @@ class PaymentDraft:
     summary: CardSummary
     money: Money
     reference: str | None
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
+
+
+_CAPTURE_METHODS = frozenset(method.value for method in CaptureMethod)
+
+
+def _capture_method_error(fields: Mapping[str, object]) -> str | None:
+    if "capture_method" not in fields:
+        return None
+    capture_method = fields["capture_method"]
+    if isinstance(capture_method, str) and capture_method in _CAPTURE_METHODS:
+        return None
+    return "must be one of automatic, manual"
 
 
 def _reference_error(reference: object) -> str | None:
@@ -118,6 +175,7 @@ def draft_errors(fields: Mapping[str, object], today: date) -> list[FieldError]:
         ("amount", amount_error(fields.get("amount"))),
         ("currency", currency_error(fields.get("currency"))),
         ("reference", _reference_error(fields.get("reference"))),
+        ("capture_method", _capture_method_error(fields)),
     ):
         if problem:
             found[name] = problem
@@ -146,6 +204,7 @@ def draft_payment(fields: Mapping[str, object], today: date) -> PaymentDraft:
         summary=CardSummary.of(number, Expiry(month, year)),
         money=Money(amount, currency),
         reference=reference if isinstance(reference, str) else None,
+        capture_method=CaptureMethod(str(fields.get("capture_method") or "automatic")),
     )
 
 
@@ -153,9 +212,11 @@ def draft_payment(fields: Mapping[str, object], today: date) -> PaymentDraft:
 class PaymentRequest:
     """A merchant's payment from acceptance to a final state.
 
-    Invariants: amount, currency, merchant and card never change; a final state is final;
-    the status never moves backwards; the sealed card (number and CVV) is dropped as soon
-    as the bank has acknowledged the payment or the payment is final.
+    Invariants: amount, currency, merchant, card and capture method never change; a final
+    state is final; the status never moves backwards; the sealed card (number and CVV) is
+    dropped as soon as the bank has acknowledged the payment or the payment is final; an
+    automatic payment that succeeded has captured its whole amount; succeeded plus pending
+    refunds never exceed the captured amount.
     """
 
     id: UUID
@@ -182,6 +243,21 @@ class PaymentRequest:
     # states leaves it, so that the index entry is not rewritten).
     reconcile_attempts: int = 0
     next_check_at: datetime | None = None
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    # Set while authorized: the first AUTHORIZED update's time plus the validity window.
+    capture_before: datetime | None = None
+    cancellation_reason: CancellationReason | None = None
+    # What pending actions hold (SPEC §8), so one conditional write can reserve it: the one
+    # pending capture or void, the sum of the pending refunds, and every refund ever
+    # accepted (failed ones count toward the limit).
+    pending_action_id: UUID | None = None
+    amount_refund_pending: int = 0
+    refund_count: int = 0
+    # The events recorded since the aggregate was built, oldest first: the repository stores
+    # them with the change. Not part of the payment's state, so not compared.
+    events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # An open payment always has a check scheduled (one without is due at once, from its
@@ -190,6 +266,11 @@ class PaymentRequest:
             self.next_check_at = None
         elif self.next_check_at is None:
             self.next_check_at = self.updated_at
+        # For an automatic payment the captured amount follows from its status, also for a
+        # record written before captures existed (which carries none).
+        if self.capture_method is CaptureMethod.AUTOMATIC:
+            succeeded = self.status is PaymentStatus.SUCCEEDED
+            self.amount_captured = self.money.amount if succeeded else 0
 
     @classmethod
     def accept(
@@ -218,7 +299,13 @@ class PaymentRequest:
             correlation_id=correlation_id,
             card_fingerprint=card_fingerprint,
             next_check_at=now + first_check_after,
+            capture_method=draft.capture_method,
         )
+
+    @property
+    def amount_refundable(self) -> int:
+        """What a refund may still take: captured, less succeeded and pending refunds."""
+        return self.amount_captured - self.amount_refunded - self.amount_refund_pending
 
     def record_bank_acceptance(self, bank_reference: str, at: datetime) -> bool:
         """The bank has the payment: pending becomes processing and the card is dropped.
@@ -234,18 +321,28 @@ class PaymentRequest:
             self.bank_reference = bank_reference
             changed = True
         if self.status is PaymentStatus.PENDING:
-            self.status = PaymentStatus.PROCESSING
-            self._restart_reconcile_schedule()
+            self._enter(PaymentStatus.PROCESSING, at)
             changed = True
         if changed:
             self.updated_at = at
         return changed
 
-    def apply(self, outcome: Outcome, at: datetime, bank_reference: str | None = None) -> bool:
-        """Move to `outcome`; False when it is already there (nothing changes).
+    def apply(
+        self,
+        outcome: Outcome,
+        at: datetime,
+        bank_reference: str | None = None,
+        authorization_validity: timedelta = AUTHORIZATION_VALIDITY,
+    ) -> bool:
+        """Move to the outcome of a bank update; False when it is already there (nothing
+        changes). An authorisation can be captured until `at` plus `authorization_validity`.
 
-        Raises InvalidTransition when the move would leave a final state or go backwards.
+        Raises InvalidTransition when the move would leave a final state, go backwards,
+        not fit the capture method (succeeded for a manual payment, authorized for an
+        automatic one) or do what only an action does (move an authorised payment on, or
+        cancel one).
         """
+        self._check_fits_capture_method(outcome.status)
         if outcome.status is self.status:
             if outcome.decline_reason is not self.decline_reason:
                 raise InvalidTransition(f"payment is already {self.status} for a different reason")
@@ -256,22 +353,55 @@ class PaymentRequest:
             raise InvalidTransition(f"cannot move back from {self.status} to {outcome.status}")
         if outcome.status is PaymentStatus.PENDING:
             raise InvalidTransition("a payment cannot be moved to pending")
-        self.status = outcome.status
+        if outcome.status is PaymentStatus.CANCELED:
+            raise InvalidTransition("a payment is canceled only by a void or its expiry")
+        if self.status is PaymentStatus.AUTHORIZED:
+            raise InvalidTransition("an authorised payment moves on only by a capture or void")
         self.decline_reason = outcome.decline_reason
-        self._restart_reconcile_schedule()
+        if outcome.status is PaymentStatus.AUTHORIZED:
+            self.capture_before = at + authorization_validity
+        if outcome.status is PaymentStatus.SUCCEEDED:
+            self.amount_captured = self.money.amount
         if bank_reference and self.bank_reference is None:
             self.bank_reference = bank_reference
         self.sealed_card = None
-        self.updated_at = at
+        self._enter(outcome.status, at)
         return True
 
     def fail(self, reason: FailureReason, at: datetime) -> bool:
-        """The gateway gives up on the payment; False if it was already final."""
-        if self.status.is_final:
+        """The gateway gives up on the payment; False if it was already final, or is
+        authorised (the bank holds the funds: only a capture, a void or the expiry end it)."""
+        if self.status.is_final or self.status is PaymentStatus.AUTHORIZED:
             return False
         self.apply(Outcome(PaymentStatus.FAILED), at)
         self.failure_reason = reason
         return True
+
+    def record_capture(self, amount: int, at: datetime) -> None:
+        """A capture of `amount` succeeded: the authorised payment is succeeded (a partial
+        capture releases the rest). Raises InvalidTransition unless authorised."""
+        self._check_authorized("captured")
+        if not 1 <= amount <= self.money.amount:
+            raise ValueError("a capture takes from 1 to the authorised amount")
+        self.amount_captured = amount
+        self.capture_before = None
+        self._enter(PaymentStatus.SUCCEEDED, at)
+
+    def record_cancellation(self, reason: CancellationReason, at: datetime) -> None:
+        """A void succeeded: the authorised payment is canceled for `reason`. Raises
+        InvalidTransition unless authorised."""
+        self._check_authorized("canceled")
+        self.cancellation_reason = reason
+        self.capture_before = None
+        self._enter(PaymentStatus.CANCELED, at)
+
+    def authorization_expired(self, now: datetime) -> bool:
+        """Whether the payment is authorised and its capture window has passed at `now`."""
+        return (
+            self.status is PaymentStatus.AUTHORIZED
+            and self.capture_before is not None
+            and now >= self.capture_before
+        )
 
     def is_due_for_check(self, now: datetime) -> bool:
         """Whether the reconciler should look at the payment at `now`: open, check due."""
@@ -298,6 +428,31 @@ class PaymentRequest:
         self.next_check_at = until
         return True
 
+    def pull_events(self) -> list[DomainEvent]:
+        """The events recorded so far, oldest first, leaving none (for the repository)."""
+        events, self.events = self.events, []
+        return events
+
+    def _check_fits_capture_method(self, status: PaymentStatus) -> None:
+        manual = self.capture_method is CaptureMethod.MANUAL
+        if (manual and status is PaymentStatus.SUCCEEDED) or (
+            not manual and status is PaymentStatus.AUTHORIZED
+        ):
+            raise InvalidTransition(
+                f"a bank update cannot make a {self.capture_method} payment {status}"
+            )
+
+    def _check_authorized(self, verb: str) -> None:
+        if self.status is not PaymentStatus.AUTHORIZED:
+            raise InvalidTransition(f"a {self.status} payment cannot be {verb}")
+
+    def _enter(self, status: PaymentStatus, at: datetime) -> None:
+        # Every status a merchant can see is entered here, so each records its event.
+        self.status = status
+        self._restart_reconcile_schedule()
+        self.updated_at = at
+        self.events.append(PaymentStatusChanged(self.id, self.merchant_id, status, at))
+
     def _restart_reconcile_schedule(self) -> None:
         # A new status is progress: the reconciler's count starts again for it. The next
         # check stays where it is while the payment is open (the reconciler moves it when it
@@ -315,4 +470,4 @@ class PaymentRequest:
 
     def copy(self) -> PaymentRequest:
         """An independent copy (used by in-memory fakes to mimic storage)."""
-        return replace(self)
+        return replace(self, events=list(self.events))

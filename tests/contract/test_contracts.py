@@ -79,18 +79,67 @@ QUEUE_MESSAGE: dict[str, Any] = {
     "enqueued_at": "2026-11-26T10:00:00Z",
 }
 
+ACTION_ID = "5b2e7f10-8c4d-4a6b-9e1f-3d2c1b0a9f8e"
+ACTION: dict[str, Any] = {
+    "id": ACTION_ID,
+    "payment_id": PAYMENT_ID,
+    "merchant_id": MERCHANT_ID,
+    "type": "refund",
+    "status": "pending",
+    "amount": 500,
+    "currency": "GBP",
+    "reason": "requested_by_customer",
+    "failure_reason": None,
+    "created_at": "2026-11-27T09:00:00Z",
+    "updated_at": "2026-11-27T09:00:00Z",
+}
+MONEY_FIELDS: dict[str, Any] = {
+    "capture_method": "manual",
+    "amount_captured": 800,
+    "amount_refunded": 300,
+    "amount_refundable": 200,
+    "capture_before": None,
+    "cancellation_reason": None,
+}
+BANK_ACTION_UPDATE: dict[str, Any] = {
+    "payment_request_id": PAYMENT_ID,
+    "merchant_id": MERCHANT_ID,
+    "action_id": ACTION_ID,
+    "type": "capture",
+    "status": "SUCCEEDED",
+    "occurred_at": "2026-11-27T09:00:01Z",
+}
+ACTION_CODES = (
+    "payment_unexpected_state",
+    "action_in_progress",
+    "authorization_expired",
+    "refund_limit_reached",
+    "amount_too_large",
+)
+
 EXPECTED_CONTRACTS = (
+    "action-list",
+    "action-resource",
+    "bank-action-accepted",
+    "bank-action-status",
+    "bank-action-update",
     "bank-callback-ack",
+    "bank-capture-request",
     "bank-error",
     "bank-payment-accepted",
     "bank-payment-request",
     "bank-payment-status",
     "bank-payment-update",
+    "bank-refund-request",
+    "bank-void-request",
+    "capture-request",
     "common",
     "error",
     "payment-queue-message",
     "payment-resource",
+    "refund-request",
     "submit-payment-request",
+    "void-request",
 )
 
 
@@ -477,6 +526,7 @@ def test_every_gateway_response_body_is_a_valid_error(service: str) -> None:
     bodies = {
         logical_id: json.loads(resource["Properties"]["ResponseTemplates"]["application/json"])
         for logical_id, resource in (template.get("resources", {}).get("Resources") or {}).items()
+        # `${file(...)}` resources (the log groups' KMS key) are resolved only when packaging.
         if isinstance(resource, dict) and resource.get("Type") == "AWS::ApiGateway::GatewayResponse"
     }
 
@@ -500,6 +550,306 @@ def test_ids_are_uuids() -> None:
         FieldError("payment_id", "must be a UUID"),
     ]
     assert expected == validate("payment-queue-message", message)
+
+
+# --- captures, voids and refunds (SPEC section 8) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "instance"),
+    [
+        ("capture-request", {}),
+        ("capture-request", {"amount": 1}),
+        ("void-request", {}),
+        ("refund-request", {}),
+        ("refund-request", {"amount": 500, "reason": "requested_by_customer"}),
+        ("refund-request", {"amount": 500}),
+        ("refund-request", {"reason": None}),
+        ("action-resource", ACTION),
+        ("action-list", {"data": [ACTION, with_changes(ACTION, type="void", reason=None)]}),
+        ("payment-resource", {**PAYMENT, **MONEY_FIELDS, "status": "succeeded"}),
+        (
+            "payment-resource",
+            {
+                **PAYMENT,
+                **MONEY_FIELDS,
+                "status": "canceled",
+                "amount_captured": 0,
+                "amount_refunded": 0,
+                "amount_refundable": 0,
+                "cancellation_reason": "authorization_expired",
+            },
+        ),
+        ("submit-payment-request", {**SUBMIT, "capture_method": "automatic"}),
+        ("bank-payment-request", {**BANK_REQUEST, "capture": False}),
+        ("bank-capture-request", {"action_id": ACTION_ID, "amount": 800}),
+        ("bank-void-request", {"action_id": ACTION_ID}),
+        ("bank-refund-request", {"action_id": ACTION_ID, "amount": 500}),
+        ("bank-action-accepted", {"action_id": ACTION_ID, "status": "PROCESSING"}),
+        ("bank-action-status", {"action_id": ACTION_ID, "type": "void", "status": "DECLINED"}),
+        ("bank-action-update", BANK_ACTION_UPDATE),
+        ("bank-action-update", with_changes(BANK_ACTION_UPDATE, type="refund", status="DECLINED")),
+    ],
+)
+def test_spec_section_8_messages_are_valid(name: str, instance: object) -> None:
+    """The bodies, resources and bank messages SPEC section 8 shows honour their contracts."""
+    assert [] == validate(name, instance)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        (
+            "capture-request",
+            {"amount": 0, "currency": "GBP"},
+            [
+                FieldError("amount", "must be an integer of at least 1 (minor units)"),
+                FieldError("currency", "is not allowed"),
+            ],
+        ),
+        ("void-request", {"amount": 5}, [FieldError("amount", "is not allowed")]),
+        (
+            "refund-request",
+            {"amount": "500", "reason": "changed_mind", "note": "x"},
+            [
+                FieldError("amount", "must be an integer of at least 1 (minor units)"),
+                FieldError("note", "is not allowed"),
+                FieldError(
+                    "reason",
+                    "must be null or one of requested_by_customer, duplicate, fraudulent",
+                ),
+            ],
+        ),
+    ],
+)
+def test_action_request_bodies_report_every_failing_field(
+    name: str, body: dict[str, Any], expected: list[FieldError]
+) -> None:
+    """A capture, void or refund body names each bad or unknown property at once."""
+    assert expected == validate(name, body)
+
+
+@pytest.mark.parametrize("amount", [0, -1, 1.5, 500.0, True, "500", None])
+@pytest.mark.parametrize("name", ["capture-request", "refund-request"])
+def test_an_action_amount_is_an_integer_of_at_least_one(name: str, amount: object) -> None:
+    """0, negatives, fractions, floats, booleans, strings and null are not amounts."""
+    assert ["amount"] == [e.field for e in validate(name, {"amount": amount})]
+
+
+@pytest.mark.parametrize("name", ["capture-request", "void-request", "refund-request"])
+def test_an_action_body_is_an_object(name: str) -> None:
+    """An array as an action body is one body error."""
+    assert [FieldError("body", "must be a JSON object")] == validate(name, [])
+
+
+def test_an_action_resource_reports_every_failing_field() -> None:
+    """A missing id, an unknown type and status and a zero amount are all reported."""
+    action = {
+        **without(ACTION, "id"),
+        "type": "chargeback",
+        "status": "done",
+        "amount": 0,
+        "reason": None,
+    }
+    expected = [
+        FieldError("amount", "must be an integer from 1 to 100000000 (minor units)"),
+        FieldError("id", "is required"),
+        FieldError("status", "must be one of pending, succeeded, failed"),
+        FieldError("type", "must be one of capture, void, refund"),
+    ]
+    assert expected == validate("action-resource", action)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"type": "capture"}, FieldError("reason", "must be null unless type is refund")),
+        ({"status": "failed"}, FieldError("failure_reason", "must be set when status is failed")),
+        (
+            {"status": "succeeded", "failure_reason": "declined_by_bank"},
+            FieldError("failure_reason", "must be null unless status is failed"),
+        ),
+        (
+            {"status": "failed", "failure_reason": "timeout"},
+            FieldError(
+                "failure_reason",
+                "must be null or one of declined_by_bank, rejected_by_bank, unknown_at_bank",
+            ),
+        ),
+    ],
+)
+def test_action_reasons_go_with_their_type_and_status(
+    changes: dict[str, Any], expected: FieldError
+) -> None:
+    """reason belongs to refunds; failure_reason is set exactly when failed."""
+    assert [expected] == validate("action-resource", with_changes(ACTION, **changes))
+
+
+@pytest.mark.parametrize("field", ["card_number", "cvv"])
+def test_card_data_cannot_ride_along_an_action(field: str) -> None:
+    """An action resource or a bank capture request carrying card data is rejected."""
+    errors = validate("action-resource", {**ACTION, field: CARD_NUMBER}) + validate(
+        "bank-capture-request", {"action_id": ACTION_ID, "amount": 1, field: CVV}
+    )
+    assert [FieldError(field, "is not allowed")] * 2 == errors
+
+
+def test_an_action_list_names_the_failing_item() -> None:
+    """A bad action inside data is named by index; no other top-level property is allowed."""
+    listing = {
+        "data": [ACTION, with_changes(ACTION, type="chargeback", reason=None)],
+        "has_more": False,
+    }
+    expected = [
+        FieldError("data[1].type", "must be one of capture, void, refund"),
+        FieldError("has_more", "is not allowed"),
+    ]
+    assert expected == validate("action-list", listing)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"status": "authorized"},
+            FieldError("capture_before", "must be set while status is authorized"),
+        ),
+        (
+            {"capture_before": "2026-12-03T10:00:02Z"},
+            FieldError("capture_before", "must be null unless status is authorized"),
+        ),
+        (
+            {"status": "authorized", "capture_before": "next week"},
+            FieldError(
+                "capture_before", "must be a UTC timestamp like 2026-11-26T10:00:00Z, or null"
+            ),
+        ),
+        (
+            {"status": "canceled"},
+            FieldError("cancellation_reason", "must be set when status is canceled"),
+        ),
+        (
+            {"cancellation_reason": "requested_by_merchant"},
+            FieldError("cancellation_reason", "must be null unless status is canceled"),
+        ),
+        (
+            {"amount_refundable": -1},
+            FieldError("amount_refundable", "must be an integer of at least 0 (minor units)"),
+        ),
+        (
+            {"capture_method": "later"},
+            FieldError("capture_method", "must be one of automatic, manual"),
+        ),
+    ],
+)
+def test_the_payment_resources_money_fields_follow_its_status(
+    changes: dict[str, Any], expected: FieldError
+) -> None:
+    """capture_before is set exactly while authorized, cancellation_reason exactly when
+    canceled; totals are never negative; capture_method is automatic or manual."""
+    payment = {**PAYMENT, **MONEY_FIELDS, "status": "succeeded", **changes}
+    assert [expected] == validate("payment-resource", payment)
+
+
+def test_the_payment_resources_money_fields_are_not_required_yet() -> None:
+    """The resource the API answers today (without the new fields) stays valid."""
+    assert ([], []) == (
+        validate("payment-resource", PAYMENT),
+        validate("payment-resource", with_changes(PAYMENT, status="authorized")),
+    )
+
+
+def test_a_submit_may_not_ask_for_manual_capture_yet() -> None:
+    """capture_method manual is refused until the gateway can capture later."""
+    assert [
+        FieldError("capture_method", "must be automatic (manual capture is not open yet)")
+    ] == validate("submit-payment-request", {**SUBMIT, "capture_method": "manual"})
+
+
+@pytest.mark.parametrize("code", ACTION_CODES)
+def test_the_refusals_of_an_action_are_gateway_error_codes(code: str) -> None:
+    """Each SPEC section 8 refusal code is a valid error body code."""
+    assert [] == validate("error", {"error": {"code": code, "message": "x", "details": []}})
+
+
+def test_the_action_error_codes_are_the_domains() -> None:
+    """The codes the domain's refusals carry are exactly the contract's new codes."""
+    from shared_kernel.domain.errors import ActionRefused
+
+    def leaves(cls: type[ActionRefused]) -> list[type[ActionRefused]]:
+        return [leaf for sub in cls.__subclasses__() for leaf in [sub, *leaves(sub)]]
+
+    assert sorted(ACTION_CODES) == sorted(error.code for error in leaves(ActionRefused))
+
+
+def test_bank_action_update_requires_every_field_and_no_other() -> None:
+    """An action update with PAID, an unknown type, no action_id and an extra field is
+    reported field by field."""
+    body = {
+        **without(BANK_ACTION_UPDATE, "action_id"),
+        "status": "PAID",
+        "type": "chargeback",
+        "amount": 500,
+    }
+    expected = [
+        FieldError("action_id", "is required"),
+        FieldError("amount", "is not allowed"),
+        FieldError("status", "must be one of SUCCEEDED, DECLINED"),
+        FieldError("type", "must be one of capture, void, refund"),
+    ]
+    assert expected == validate("bank-action-update", body)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        (
+            "bank-capture-request",
+            {"amount": 0},
+            [
+                FieldError("action_id", "is required"),
+                FieldError("amount", "must be an integer from 1 to 100000000 (minor units)"),
+            ],
+        ),
+        (
+            "bank-refund-request",
+            {"action_id": "42"},
+            [FieldError("action_id", "must be a UUID"), FieldError("amount", "is required")],
+        ),
+        (
+            "bank-void-request",
+            {"action_id": ACTION_ID, "amount": 5},
+            [FieldError("amount", "is not allowed")],
+        ),
+        (
+            "bank-payment-request",
+            {**BANK_REQUEST, "capture": "no"},
+            [FieldError("capture", "must be true or false")],
+        ),
+    ],
+)
+def test_bank_action_requests_report_every_failing_field(
+    name: str, body: dict[str, Any], expected: list[FieldError]
+) -> None:
+    """The gateway's requests to the bank carry exactly their fields, each checked."""
+    assert expected == validate(name, body)
+
+
+def test_bank_action_answers_are_read_tolerantly_but_checked() -> None:
+    """The bank's 202 and 200 action answers may carry extra properties; a 202 is always
+    PROCESSING and a status is one of the bank's action statuses."""
+    extra = {"action_id": ACTION_ID, "type": "refund", "status": "PROCESSING", "note": "x"}
+    assert (
+        [],
+        [],
+        [FieldError("status", "must be PROCESSING")],
+        [FieldError("status", "must be one of PROCESSING, SUCCEEDED, DECLINED")],
+    ) == (
+        validate("bank-action-accepted", extra),
+        validate("bank-action-status", extra),
+        validate("bank-action-accepted", {**extra, "status": "SUCCEEDED"}),
+        validate("bank-action-status", {**extra, "status": "PAID"}),
+    )
 
 
 # --- the module's API -----------------------------------------------------------------------

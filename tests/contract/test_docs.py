@@ -177,7 +177,8 @@ def gateway_responses(service: str) -> set[tuple[int | None, str]]:
     resources = (serverless_documents()[service].get("resources") or {}).get("Resources") or {}
     found: set[tuple[int | None, str]] = set()
     for resource in resources.values():
-        # (a resource may still be a `${file(...)}` reference here: not a gateway response)
+        # A resource given as `${file(...)}` (the log groups' KMS key) is resolved only when
+        # packaging: here it is a string, not a resource to look into.
         if (
             isinstance(resource, dict)
             and resource.get("Type") == "AWS::ApiGateway::GatewayResponse"

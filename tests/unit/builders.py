@@ -32,6 +32,7 @@ SPEC_BODY: dict[str, object] = {
     "reference": "order-1234",
 }
 
+AUTHORIZED = Outcome(PaymentStatus.AUTHORIZED)
 PAID = Outcome(PaymentStatus.SUCCEEDED)
 PROCESSING = Outcome(PaymentStatus.PROCESSING)
 FAILED = Outcome(PaymentStatus.FAILED)
@@ -64,6 +65,16 @@ def pending_payment(
         first_check_after=FIRST_CHECK_AFTER,
         correlation_id="corr-1",
     )
+
+
+def payment_in(cipher: CardCipher, *outcomes: Outcome, **overrides: object) -> PaymentRequest:
+    """A payment of the SPEC's example body (`capture_method` and the rest overridable),
+    moved through `outcomes` by bank updates one second apart, its events pulled."""
+    payment = pending_payment(cipher, **overrides)
+    for second, outcome in enumerate(outcomes, start=1):
+        payment.apply(outcome, CREATED_AT + timedelta(seconds=second))
+    payment.pull_events()
+    return payment
 
 
 def outcome_id(outcome: object) -> str:

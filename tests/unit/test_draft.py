@@ -1,4 +1,5 @@
-"""draft_payment: every failing field at once, unknown properties, the optional reference."""
+"""draft_payment: every failing field at once, unknown properties, the optional reference
+and capture method."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from shared_kernel.domain.card import CardSecrets, CardSummary, Expiry
 from shared_kernel.domain.errors import FieldError, ValidationError
 from shared_kernel.domain.money import Money
-from shared_kernel.domain.payment import PaymentDraft, draft_errors, draft_payment
+from shared_kernel.domain.payment import CaptureMethod, PaymentDraft, draft_errors, draft_payment
 
 from .builders import SPEC_BODY, TODAY, body
 
@@ -88,3 +89,26 @@ def test_a_draft_repr_does_not_leak_the_card() -> None:
     """The draft's repr, which holds the secrets, shows neither full number nor CVV."""
     text = repr(draft_payment(body(cvv="987"), TODAY))
     assert (False, False) == ("4242424242424242" in text, "987" in text)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, CaptureMethod.AUTOMATIC),
+        ({"capture_method": "automatic"}, CaptureMethod.AUTOMATIC),
+        ({"capture_method": "manual"}, CaptureMethod.MANUAL),
+    ],
+)
+def test_capture_method_is_optional_and_automatic_by_default(
+    fields: dict[str, object], expected: CaptureMethod
+) -> None:
+    """capture_method may be left out (automatic) or be automatic or manual."""
+    assert expected == draft_payment(body(**fields), TODAY).capture_method
+
+
+@pytest.mark.parametrize("capture_method", ["MANUAL", "later", None, 1, ["manual"]])
+def test_invalid_capture_method_is_rejected(capture_method: object) -> None:
+    """Anything but automatic or manual (null included) is reported on capture_method."""
+    assert [FieldError("capture_method", "must be one of automatic, manual")] == draft_errors(
+        body(capture_method=capture_method), TODAY
+    )
