@@ -70,9 +70,23 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """The URL of a moto server started for this session and stopped after it."""
+    yield from _serve([_moto_server_command()])
+
+
+@pytest.fixture(scope="session")
+def serialising_endpoint() -> Iterator[str]:
+    """The URL of the local stack's emulator (local/emulator.py: moto with DynamoDB requests
+    applied one at a time, as DynamoDB applies them to an item), for tests that race
+    conditional writes: bare moto server can let two of them pass."""
+    yield from _serve([sys.executable, "-m", "local.emulator"])
+
+
+def _serve(command: list[str]) -> Iterator[str]:
+    """Run an emulator command on a free port until the session ends; yield its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
+        [*command, "-H", "127.0.0.1", "-p", str(port)],
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
