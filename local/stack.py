@@ -67,6 +67,11 @@ def port_free(port: int) -> bool:
         return True
 
 
+def _env_seconds(name: str) -> float | None:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else None
+
+
 @dataclass
 class Ports:
     """Public ports (SPEC §2) and the internal ones behind them."""
@@ -183,6 +188,9 @@ class LocalStack:
     quiet: bool = False
     # How long the Lambdas cache secrets (SECRETS_TTL_S); tests that rotate one shorten it.
     secrets_ttl_s: float = 900.0
+    # How long the edge caches the authorizer's policy per Authorization header, as API
+    # Gateway does: AUTHORIZER_TTL_S if set, else (None) the template's resultTtlInSeconds.
+    authorizer_ttl_s: float | None = field(default_factory=lambda: _env_seconds("AUTHORIZER_TTL_S"))
     # Extra environment of the function services (read by their serverless.yml), e.g. the
     # forwarder's FORWARD_MAX_ATTEMPTS / FORWARD_BACKOFF_BASE_S / RECONCILE_* for tests.
     tuning_env: dict[str, str] = field(default_factory=dict)
@@ -381,6 +389,9 @@ class LocalStack:
             ("bank-forwarder", p.forwarder_offline, p.forwarder_lambda),
         ):
             self._say(f"{name} under serverless-offline")
+            # The edge runs the merchant API's authorizer, with API Gateway's result cache
+            # (local/edge/authorizer.py); serverless-offline would call it on every request.
+            no_auth = ["--noAuth"] if name == "merchant-api" else []
             self._spawn(
                 name,
                 [
@@ -393,6 +404,7 @@ class LocalStack:
                     str(http_port),
                     "--lambdaPort",
                     str(lambda_port),
+                    *no_auth,
                 ],
                 ROOT / "services" / name,
                 self.function_env(),
@@ -401,6 +413,11 @@ class LocalStack:
     def _start_glue(self) -> None:
         import boto3
 
+        from local.edge.authorizer import (
+            EdgeAuthorizer,
+            invoke_through_offline,
+            load_protected_routes,
+        )
         from local.edge.gateway_responses import load_gateway_responses
         from local.edge.proxy import start_edge
         from local.event_sources import Schedule, SqsEventSource, invoke_via_offline
@@ -409,7 +426,14 @@ class LocalStack:
         merchant_yml = ROOT / "services" / "merchant-api" / "serverless.yml"
         responses = load_gateway_responses(merchant_yml)
         self._say(f"merchant API on http://127.0.0.1:{p.merchant_api}")
-        self._closers.append(start_edge(p.merchant_api, p.merchant_offline, responses))
+        self.authorizer = EdgeAuthorizer(
+            load_protected_routes(merchant_yml, STAGE, self.authorizer_ttl_s),
+            invoke_through_offline(p.merchant_lambda),
+            region=REGION,
+            stage=STAGE,
+        )
+        edge = start_edge(p.merchant_api, p.merchant_offline, responses, self.authorizer)
+        self._closers.append(edge)
         self._say(f"bank callback API on http://127.0.0.1:{p.callback_api}")
         self._closers.append(start_edge(p.callback_api, p.callback_offline, responses))
 

@@ -13,7 +13,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.stack import LocalStack, Ports
+from local.cloudformation import gateway_names
+from local.stack import REGION, STAGE, LocalStack, Ports
+
+
+def stored_payment_ids(stack: LocalStack, merchant_id: str) -> set[str]:
+    """The ids of every payment the payments table holds for a merchant (a test may scan;
+    product code never does), to show that a refused request created nothing."""
+    import boto3
+
+    dynamodb = boto3.session.Session(region_name=REGION).client(
+        "dynamodb", endpoint_url=stack.endpoint
+    )
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=gateway_names(STAGE)["PaymentsTable"],
+        FilterExpression="merchant_id = :m",
+        ExpressionAttributeValues={":m": {"S": merchant_id}},
+        ConsistentRead=True,
+    )
+    return {item["payment_id"]["S"] for page in pages for item in page["Items"]}
 
 
 @dataclass
@@ -47,6 +65,9 @@ TEST_TUNING = {
 }
 
 
+AUTHORIZER_TTL_S = 5.0
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The gateway, every part running, reconciler every 2 s, retries and reconciler
@@ -60,6 +81,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         tuning_env=TEST_TUNING,
         # Short, so that a test rotating a secret sees the Lambdas pick it up (security suite).
         secrets_ttl_s=3,
+        # The edge's authorizer cache (API Gateway's, 60 s in the template) shortened so the
+        # rotation test sees a revoked key expire from it.
+        authorizer_ttl_s=AUTHORIZER_TTL_S,
         quiet=True,
     )
     local.start()

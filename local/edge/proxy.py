@@ -6,8 +6,10 @@ own Hapi/Boom bodies instead, so locally a merchant would see
 forwards every request unchanged (the body byte for byte: the bank callback's HMAC covers the
 raw body) and returns the upstream answer unchanged, except when serverless-offline itself
 produced the error (`local.edge.offline_errors`); then it answers what API Gateway would, from
-the serverless.yml's gateway responses (`local.edge.gateway_responses`). Per-request log lines
-go to stderr only with `EDGE_LOG=1`.
+the serverless.yml's gateway responses (`local.edge.gateway_responses`). With an
+`EdgeAuthorizer` it also does API Gateway's authorizer step, result cache included
+(`local.edge.authorizer`); every edge drops a client's `sls-offline-authorizer-override`.
+Per-request log lines go to stderr only with `EDGE_LOG=1`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local.edge.authorizer import OVERRIDE_HEADER, EdgeAuthorizer
 from local.edge.gateway_responses import HttpReply, as_gateway_response, gateway_reply
 from local.edge.offline_errors import (
     DEFAULT_4XX,
@@ -110,8 +113,10 @@ class EdgeProxy:
         host: str = LOCALHOST,
         upstream_host: str = LOCALHOST,
         upstream_timeout: float = 60.0,
+        authorizer: EdgeAuthorizer | None = None,
     ) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.authorizer = authorizer
         self.gateway_responses = {
             name: as_gateway_response(entry) for name, entry in (gateway_responses or {}).items()
         }
@@ -162,6 +167,13 @@ class EdgeProxy:
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> HttpReply:
         """Forward one request and return the answer the client must get."""
+        if self.authorizer is None:
+            headers = [(name, value) for name, value in headers if name.lower() != OVERRIDE_HEADER]
+        else:
+            authorized = self.authorizer.authorize(method, target, headers)
+            if isinstance(authorized, OfflineError):
+                return self.gateway_reply(authorized, method, target)
+            headers = authorized
         try:
             reply = self._exchange(method, target, headers, body)
         except (http.client.InvalidURL, UnicodeError) as error:
@@ -364,6 +376,7 @@ def start_edge(
     listen_port: int,
     upstream_port: int,
     gateway_responses: Mapping[str, Mapping[str, Any]] | None = None,
+    authorizer: EdgeAuthorizer | None = None,
 ) -> EdgeProxy:
     """Start an edge proxy on 127.0.0.1:listen_port in a daemon thread; `.close()` stops it."""
-    return EdgeProxy(listen_port, upstream_port, gateway_responses).start()
+    return EdgeProxy(listen_port, upstream_port, gateway_responses, authorizer=authorizer).start()

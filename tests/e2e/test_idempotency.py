@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from local.stack import LocalStack
 from shared_kernel import contracts
+from tests.conftest import stored_payment_ids
 from tests.e2e.conftest import Merchant
 from tests.e2e.test_payment_flow import payment_body, wait_final
 
@@ -65,14 +67,18 @@ def test_repeat_replays_the_first_answer_and_charges_once(
     assert (1, 1) == (record["posts"], record["charges"])
 
 
-def test_same_key_with_a_different_body_is_422(api: httpx.Client, merchant: Merchant) -> None:
+def test_same_key_with_a_different_body_is_422(
+    api: httpx.Client, stack: LocalStack, merchant: Merchant
+) -> None:
     """The key was used with another body: 422 idempotency_key_reused, nothing created."""
     key = new_key()
     assert 201 == submit_with_key(api, merchant, payment_body(), key).status_code
+    before = stored_payment_ids(stack, merchant.id)
 
     reused = submit_with_key(api, merchant, payment_body(amount=2000), key)
 
     assert (422, "idempotency_key_reused", []) == error_of(reused)
+    assert before == stored_payment_ids(stack, merchant.id)
 
 
 def test_the_key_is_scoped_per_merchant(

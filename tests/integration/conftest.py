@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,12 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server of its own on a free port (its URL), stopped on exit."""
+def serve(command: list[str]) -> Iterator[str]:
+    """Run an emulator command on a free port (yield its URL) until the block ends."""
     port = free_port()
     process = subprocess.Popen(
-        [_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
+        [*command, "-H", "127.0.0.1", "-p", str(port)],
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -92,10 +93,24 @@ def moto_server() -> Iterator[str]:
             process.wait()
 
 
+def moto_server() -> AbstractContextManager[str]:
+    """A bare moto server of its own on a free port (its URL), stopped on exit."""
+    return serve([_moto_server_command()])
+
+
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """The URL of a moto server started for this session and stopped after it."""
     with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def serialising_endpoint() -> Iterator[str]:
+    """The URL of the local stack's emulator (local/emulator.py: moto with DynamoDB requests
+    applied one at a time, as DynamoDB applies them to an item), for tests that race
+    conditional writes: bare moto server can let two of them pass."""
+    with serve([sys.executable, "-m", "local.emulator"]) as url:
         yield url
 
 

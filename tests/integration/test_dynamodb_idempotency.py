@@ -1,7 +1,11 @@
-"""DynamoIdempotencyStore against moto server: the conditional writes and the stored shape."""
+"""DynamoIdempotencyStore against moto server: the conditional writes and the stored shape;
+the race of 20 claims against the local stack's emulator, which applies DynamoDB requests one
+at a time as DynamoDB does (bare moto server can let two racing conditional writes pass)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -13,11 +17,7 @@ import pytest
 from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
 from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
-from shared_kernel.application.idempotent_submit import (
-    IdempotentAnswer,
-    IdempotentSubmit,
-    request_hash,
-)
+from shared_kernel.application.idempotent_submit import IdempotentAnswer, IdempotentSubmit
 from shared_kernel.application.ports import IdempotencyClaim, IdempotencyRecord
 
 from .conftest import (
@@ -195,9 +195,33 @@ class WallClock:
         return datetime.now(UTC)
 
 
-def test_concurrent_claims_run_the_submission_once(store: DynamoIdempotencyStore) -> None:
+# The documented request hash (docs/decisions.md, docs/tables.md): HMAC-SHA256, hex, keyed,
+# over a context label and the body's canonical JSON (sorted keys, no spaces), computed here
+# with hmac/hashlib rather than with the product's function.
+HASH_CONTEXT = b"gateway/idempotency-request/v1\n"
+
+
+def expected_hash(secret: bytes, canonical_json: bytes) -> str:
+    """The request hash of a canonical JSON body, from the documented recipe."""
+    return hmac.new(secret, HASH_CONTEXT + canonical_json, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def raced_store(serialising_endpoint: str, aws_client: ClientFactory) -> DynamoIdempotencyStore:
+    """The adapter on a fresh table of the serialising emulator (local/emulator.py)."""
+    name = unique("idempotency")
+    create_table_from_definition(
+        aws_client("dynamodb", endpoint_url=serialising_endpoint),
+        table_definitions()["IdempotencyTable"],
+        name,
+    )
+    return DynamoIdempotencyStore(DynamoTables(REGION, serialising_endpoint), name)
+
+
+def test_concurrent_claims_run_the_submission_once(raced_store: DynamoIdempotencyStore) -> None:
     """20 threads with one key: one runs; the others are in progress or replay its answer,
     which is rebuilt from what it stored under the claim's submission id."""
+    store = raced_store
     counter = iter(range(1_000_000))
     idempotent = IdempotentSubmit(store, WallClock(), lambda: UUID(int=next(counter)), b"k")
     stored: dict[UUID, Answer] = {}
@@ -224,7 +248,10 @@ def test_concurrent_claims_run_the_submission_once(store: DynamoIdempotencyStore
         idempotent(UUID(int=1), "key", {"amount": 1}, submission, stored.get)
     record = store.get(f"{UUID(int=1)}#key")
     assert record is not None
-    assert (request_hash(b"k", body), runs[0]) == (record.request_hash, record.submission_id)
+    assert (expected_hash(b"k", b'{"amount":1050}'), runs[0]) == (
+        record.request_hash,
+        record.submission_id,
+    )
     assert IdempotentAnswer(ANSWER, replayed=True) == idempotent(
         UUID(int=1), "key", body, submission, stored.get
     )

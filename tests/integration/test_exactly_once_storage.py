@@ -1,6 +1,7 @@
 """Exactly-once effects at the storage boundary, against DynamoDB and SQS (moto server):
-concurrent callbacks for one payment, the reconciler's schedule on the open-payments index,
-and the forwarder's back-off through the message's visibility timeout."""
+the reconciler's schedule on the open-payments index and the forwarder's back-off through
+the message's visibility timeout. (Concurrent callbacks for one payment are not raced here:
+the comment above the first test says what covers them.)"""
 
 from __future__ import annotations
 

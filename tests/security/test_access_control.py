@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 
 from local.cloudformation import load_yaml
 from local.stack import LocalStack
+from tests.conftest import stored_payment_ids
 from tests.operator_cli import gateway_ops
 from tests.security.support import FIGURES, auth, payment_body
 
@@ -77,6 +79,7 @@ def payments(api: httpx.Client, merchant: Any, other_merchant: Any) -> dict[str,
 @pytest.mark.parametrize(("method", "template"), ROUTES)
 def test_another_merchants_key_is_refused_on_every_route(
     api: httpx.Client,
+    stack: LocalStack,
     merchant: Any,
     other_merchant: Any,
     payments: dict[str, str],
@@ -86,6 +89,7 @@ def test_another_merchants_key_is_refused_on_every_route(
     """Each merchant's key on the other's path (with the path owner's own payment, a random
     payment, and the key owner's payment) is 403 or 404; nothing is created or shown."""
     refused = []
+    before = {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
     for owner, intruder in ((merchant, other_merchant), (other_merchant, merchant)):
         for payment_id in (payments[owner.id], payments[intruder.id], str(uuid.uuid4())):
             response = call(
@@ -98,6 +102,7 @@ def test_another_merchants_key_is_refused_on_every_route(
             assert payment_id not in response.text or payment_id in template, response.text
 
     assert all(refused)
+    assert before == {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{payment_id}" in r[1]])
@@ -118,6 +123,28 @@ def test_another_merchants_payment_under_ones_own_path_is_404(
         statuses.append((response.status_code, response.json()["error"]["code"]))
 
     assert [(404, "not_found")] * 2 == statuses
+
+
+def test_a_forged_authorizer_context_header_is_ignored(
+    api: httpx.Client, merchant: Any, other_merchant: Any, payments: dict[str, str]
+) -> None:
+    """`sls-offline-authorizer-override` naming the other merchant (serverless-offline would
+    take it as the authorizer's context; API Gateway has no such thing): with one's own key
+    still 403, with no key still 401, never the other merchant's payment."""
+    path = f"/merchant/{other_merchant.id}/payment/{payments[other_merchant.id]}"
+    forged = {
+        "sls-offline-authorizer-override": json.dumps(
+            {"principalId": other_merchant.id, "merchant_id": other_merchant.id}
+        )
+    }
+    answers = [
+        api.get(path, headers={**auth(merchant.api_key), **forged}).status_code,
+        api.get(path, headers=forged).status_code,
+    ]
+    FIGURES["bola_pairs"] += 2
+    FIGURES["bola_failures"] += sum(1 for status in answers if status == 200)
+
+    assert [403, 401] == answers
 
 
 def bad_authorizations(valid_key: str) -> dict[str, dict[str, str]]:
@@ -179,27 +206,63 @@ def test_undeclared_methods_are_405_with_allow(
     assert [(405, declared, declared) for (declared, _) in ROUTES] == answers
 
 
+def rotate(stack: LocalStack, merchant_id: str, grace_hours: str) -> str:
+    """`make rotate-key` (the operator CLI) on the running stack; the new key."""
+    rotate_key = ("merchant", "rotate-key", merchant_id, "--grace-hours", grace_hours)
+    done = gateway_ops("--stage", "local", *rotate_key, emulator_port=stack.ports.aws_emulator)
+    assert 0 == done.returncode, done.stderr
+    key: str = json.loads(done.stdout)["api_key"]
+    return key
+
+
 def test_a_rotated_key_works_through_its_grace_period_and_is_401_after(
     api: httpx.Client, stack: LocalStack
 ) -> None:
     """`make rotate-key` (the operator CLI): with a 24 h grace both keys work; with none, the
-    earlier key is refused at once (401) and the new one works."""
+    earlier keys work on from the authorizer's cache (API Gateway's, emulated at the edge) for
+    at most its TTL, then 401; the new one works."""
+    ttl = stack.authorizer.routes[0].authorizer.ttl_s
     created = stack.register_merchant("Rotating merchant")
     merchant_id, first = created["merchant_id"], created["api_key"]
     path = f"/merchant/{merchant_id}/payment/{uuid.uuid4()}"
 
-    def rotate(grace_hours: str) -> str:
-        rotate_key = ("merchant", "rotate-key", merchant_id, "--grace-hours", grace_hours)
-        done = gateway_ops("--stage", "local", *rotate_key, emulator_port=stack.ports.aws_emulator)
-        assert 0 == done.returncode, done.stderr
-        key: str = json.loads(done.stdout)["api_key"]
-        return key
+    def statuses(*keys: str) -> list[int]:
+        return [api.get(path, headers=auth(key)).status_code for key in keys]
 
-    second = rotate("24")
-    during = [api.get(path, headers=auth(key)).status_code for key in (first, second)]
-    third = rotate("0")
-    after = [api.get(path, headers=auth(key)).status_code for key in (first, second, third)]
+    second = rotate(stack, merchant_id, "24")
+    asking_at = time.monotonic()
+    during = statuses(first, second)  # both policies cached between asking_at and cached_at
+    cached_at = time.monotonic()
+    third = rotate(stack, merchant_id, "0")
+    right_after = statuses(first, second, third)
+    # No cached policy can have expired before asking_at + ttl.
+    within_ttl = time.monotonic() - asking_at < ttl
+    calls_before = stack.authorizer.invocations
+    while statuses(first, second) != [401, 401] and time.monotonic() - cached_at < ttl + 5:
+        time.sleep(0.2)
+    refused_at = time.monotonic()
+    after = statuses(first, second, third)
     FIGURES["bad_key_cases"] += 2
 
     assert [404, 404] == during  # authenticated: no such payment
+    assert within_ttl, "revoking took longer than the TTL: the cache could not be seen"
+    assert [404, 404, 404] == right_after  # served from the cache
     assert [401, 401, 404] == after
+    # Refused once the cached policies expired: no sooner than the TTL, and soon after it.
+    assert (True, True) == (refused_at - asking_at >= ttl, refused_at - cached_at <= ttl + 1.5)
+    assert stack.authorizer.invocations > calls_before  # the expired entries were asked again
+
+
+def test_a_revoked_key_not_in_the_authorizers_cache_is_401_at_once(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    """A key revoked before any request used it has no cached policy: refused at once."""
+    created = stack.register_merchant("Rotating merchant, unused key")
+    merchant_id, first = created["merchant_id"], created["api_key"]
+    path = f"/merchant/{merchant_id}/payment/{uuid.uuid4()}"
+
+    second = rotate(stack, merchant_id, "0")
+    answers = [api.get(path, headers=auth(key)).status_code for key in (first, second)]
+    FIGURES["bad_key_cases"] += 1
+
+    assert [401, 404] == answers

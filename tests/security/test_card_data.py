@@ -139,9 +139,11 @@ def sentinel(
             (raw, theirs, 403),
             (raw, {"Content-Type": "application/json"}, 401),
         ):
-            response = record(api.post(path, content=content, headers=headers))
-            assert status == response.status_code, response.text
-            assert status == record(response).status_code, response.text
+            # Each refusal twice: without and with an Idempotency-Key (a refused request
+            # must not reach the idempotency record with the card in it either).
+            for extra in ({}, {"Idempotency-Key": f"security-{uuid.uuid4()}"}):
+                response = record(api.post(path, content=content, headers={**headers, **extra}))
+                assert status == response.status_code, response.text
         run.messages = _peek_queues(stack, set(run.payment_ids))
 
     for payment_id in run.payment_ids:

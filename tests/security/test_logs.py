@@ -3,7 +3,6 @@ through the queue and the forwarder to the bank callback's lines about the same 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from local.offline_log import read_service_log
 from local.stack import LocalStack
 from tests.security.support import auth, payment_body, wait_status
 
@@ -18,12 +18,8 @@ pytestmark = pytest.mark.security
 
 
 def json_lines(stack: LocalStack, name: str) -> list[dict[str, Any]]:
-    """The JSON log lines (the Lambdas' own; serverless-offline's banner lines are text)."""
-    lines = []
-    for line in (stack.log_dir / f"{name}.log").read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-    return lines
+    """The Lambdas' structured records of a service's log (local/offline_log.py)."""
+    return read_service_log(stack.log_dir / f"{name}.log").records
 
 
 def test_one_correlation_id_follows_a_payment_from_the_api_to_the_callback(
@@ -57,10 +53,11 @@ def test_one_correlation_id_follows_a_payment_from_the_api_to_the_callback(
 
 
 def test_every_lambda_log_line_is_structured_json(stack: LocalStack) -> None:
-    """Each JSON line has a level, a message, a timestamp and its service name."""
+    """Every line of each service's log is serverless-offline's own or a Lambda's JSON record
+    with a level, a message, a timestamp and its service name (nothing unstructured)."""
     for name in ("merchant-api", "bank-forwarder", "bank-callback"):
-        lines = json_lines(stack, name)
-        assert lines, name
-        assert [] == [
-            line for line in lines if not {"level", "message", "timestamp", "service"} <= set(line)
-        ]
+        split = read_service_log(stack.log_dir / f"{name}.log")
+
+        assert split.records, name
+        assert (name, []) == (name, split.unstructured)
+        assert {name} == {record["service"] for record in split.records}

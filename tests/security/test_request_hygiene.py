@@ -1,6 +1,7 @@
 """Request hygiene on both HTTP APIs: a body over 16 KiB is 413, a media type other than
 application/json is 415, a body that is not a JSON object is 400, each with SPEC's error
-body and no change."""
+body; on the merchant API no payment is created (the merchant's stored payments before and
+after). The malformed callbacks name no payment, so there is none they could change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from local.stack import LocalStack
 from shared_kernel import contracts
+from tests.conftest import stored_payment_ids
 from tests.security.support import FIGURES, auth, post_callback, sign
 
 pytestmark = pytest.mark.security
@@ -45,17 +47,25 @@ def error_code(response: httpx.Response) -> str:
 
 @pytest.mark.parametrize(("content", "content_type", "status"), CASES)
 def test_merchant_api_request_hygiene(
-    api: httpx.Client, merchant: Any, content: bytes, content_type: str, status: int
+    api: httpx.Client,
+    stack: LocalStack,
+    merchant: Any,
+    content: bytes,
+    content_type: str,
+    status: int,
 ) -> None:
-    """POST /merchant/{id}/payments answers each malformed request with its 4xx."""
+    """POST /merchant/{id}/payments answers each malformed request with its 4xx and stores
+    no payment."""
     headers = {**auth(merchant.api_key), "Content-Type": content_type}
     if not content_type:
         del headers["Content-Type"]
+    before = stored_payment_ids(stack, merchant.id)
     response = api.post(f"/merchant/{merchant.id}/payments", content=content, headers=headers)
     FIGURES["hygiene_cases"] += 1
 
     expected = {413: "payload_too_large", 415: "unsupported_media_type", 400: "validation_error"}
     assert (status, expected[status]) == (response.status_code, error_code(response))
+    assert before == stored_payment_ids(stack, merchant.id)
 
 
 # serverless-offline re-encodes a body that is a bare JSON string or not UTF-8 before the

@@ -84,6 +84,30 @@ def payment_body(card_number: str = PAID_CARD, **overrides: Any) -> dict[str, An
     return body
 
 
+def marker_delivered(
+    sim: Simulator, receiver: CallbackReceiver, card_number: str = PAID_CARD, copies: int = 1
+) -> bool:
+    """POST a fresh marker payment and wait until its last callback arrived.
+
+    The simulator hands callbacks to its workers in the order they fall due (one scheduler
+    heap, the same delay for the same step), so a callback scheduled before the marker's POST
+    leaves before the marker's: once the marker's last one has arrived, a callback that must
+    not exist would already be in `receiver`. The absence checks below wait for this instead
+    of sleeping, so they fail when the unwanted callback is sent.
+    """
+    marker = payment_body(card_number)
+    assert 202 == sim.post_payment(marker).status_code
+    # Every marker card ends PAID; PROCESSING_THEN_PAID_CARD sends a PROCESSING first.
+    wanted = copies * (2 if card_number == PROCESSING_THEN_PAID_CARD else 1)
+    marker_id = marker["payment_request_id"]
+    return wait_for(
+        lambda: (
+            len(receiver.for_payment(marker_id)) == wanted
+            and receiver.statuses(marker_id).count("PAID") == copies
+        )
+    )
+
+
 def verify_signature(header: str, raw_body: bytes, secret: str) -> bool:
     """The gateway's check of ``X-Bank-Signature``, written independently of the simulator."""
     parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
@@ -441,7 +465,7 @@ def test_repeat_with_same_key_returns_same_answer_without_second_charge(
     record = sim.record(payment_id)
     assert (3, 1) == (record["posts"], record["charges"])
     assert wait_for(lambda: sim.record(payment_id)["callbacks_sent"] == 1)
-    time.sleep(5 * DELAY_MS / 1000)
+    assert marker_delivered(sim, receiver)
     assert ["PAID"] == receiver.statuses(payment_id)
 
 
@@ -633,10 +657,10 @@ def test_error_rate_one_answers_503_without_charge(
     assert [503, 503, 503] == [r.status_code for r in responses]
     record = sim.record(payment_id)
     assert (3, 0) == (record["posts"], record["charges"])
-    time.sleep(5 * DELAY_MS / 1000)
+    sim.set_faults()
+    assert marker_delivered(sim, receiver)
     assert [] == receiver.for_payment(payment_id)
 
-    sim.set_faults()
     assert 202 == sim.post_payment(body).status_code
     assert 1 == sim.record(payment_id)["charges"]
 
@@ -652,7 +676,7 @@ def test_duplicate_callbacks_sends_each_callback_three_times(
     assert 202 == sim.post_payment(body).status_code
 
     assert wait_for(lambda: len(receiver.for_payment(payment_id)) >= 3)
-    time.sleep(5 * DELAY_MS / 1000)
+    assert marker_delivered(sim, receiver, copies=3)
     callbacks = receiver.for_payment(payment_id)
     assert 3 == len(callbacks)
     assert 1 == len({json.dumps(c.payload, sort_keys=True) for c in callbacks})
@@ -671,7 +695,8 @@ def test_drop_callback_rate_one_sends_no_callback_but_status_turns_final(
 
     assert 202 == sim.post_payment(body).status_code
 
-    time.sleep(6 * DELAY_MS / 1000)
+    sim.set_faults()
+    assert marker_delivered(sim, receiver, PROCESSING_THEN_PAID_CARD)
     assert [] == receiver.for_payment(payment_id)
     record = sim.record(payment_id)
     assert (0, True) == (record["callbacks_sent"], record["callbacks_dropped"])
