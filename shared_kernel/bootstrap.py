@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         AcquiringBank,
         CardCipher,
         CardFingerprinter,
+        Metrics,
         PaymentQueue,
     )
     from shared_kernel.application.reconcile import Reconcile
@@ -80,6 +81,8 @@ class Gateway:
         """
         from botocore.config import Config
 
+        from shared_kernel.observability.tracing import instrument
+
         if self.session is None:
             # The DynamoDB connection's session: one botocore session per cold start (each
             # loads credentials, endpoint rules and data files of its own).
@@ -90,12 +93,22 @@ class Gateway:
             retries={"max_attempts": 3, "mode": "standard"},
             **config_options,
         )
-        return self.session.create_client(
+        client = self.session.create_client(
             service,
             region_name=self.settings.region,
             endpoint_url=self.settings.aws_endpoint_url,
             config=config,
         )
+        instrument(client)
+        return client
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """Business and bank metrics as EMF lines, flushed by each handler's
+        `@metrics.log_metrics` (shared_kernel/observability/metrics.py)."""
+        from shared_kernel.observability.metrics import PowertoolsMetrics
+
+        return PowertoolsMetrics()
 
     @cached_property
     def secrets(self) -> SecretsManagerSecrets:
@@ -130,6 +143,7 @@ class Gateway:
         """This Gateway's one PynamoDB connection, which every table adapter sends through
         (one botocore session and one DynamoDB client, those of this Gateway only)."""
         from shared_kernel.adapters.dynamodb.tables import DynamoTables
+        from shared_kernel.observability.tracing import instrument
 
         # A session handed in (the operator CLI's, e.g. with a --profile) lends its
         # credentials to the connection, which otherwise makes its own session.
@@ -137,7 +151,7 @@ class Gateway:
         tables = DynamoTables(self.settings.region, self.settings.aws_endpoint_url, credentials)
         # Made now, not on the first request: the forwarder's threads then share one client
         # instead of each making its own at the same time.
-        _ = tables.connection.client
+        instrument(tables.connection.client)
         return tables
 
     @cached_property
@@ -167,6 +181,7 @@ class Gateway:
             lambda: self.secrets.get(s.bank_api_key_secret_id),
             s.bank_connect_timeout_s,
             s.bank_read_timeout_s,
+            metrics=self.metrics,
         )
 
     @cached_property
@@ -191,6 +206,7 @@ class Gateway:
             new_uuid,
             self.card_fingerprint,
             first_check_after=timedelta(seconds=self.settings.reconcile_pending_after_s),
+            metrics=self.metrics,
         )
 
     @cached_property
@@ -252,7 +268,7 @@ class Gateway:
         """Use case: forward a payment to the bank."""
         from shared_kernel.application.forward_payment import ForwardPayment
 
-        return ForwardPayment(self.payments, self.bank, self.cipher, self.clock)
+        return ForwardPayment(self.payments, self.bank, self.cipher, self.clock, self.metrics)
 
     @cached_property
     def forward_delivery(self) -> ForwardDelivery:
@@ -272,7 +288,7 @@ class Gateway:
         """Use case: apply a bank callback."""
         from shared_kernel.application.apply_bank_update import ApplyBankUpdate
 
-        return ApplyBankUpdate(self.payments, self.clock)
+        return ApplyBankUpdate(self.payments, self.clock, self.metrics)
 
     @cached_property
     def reconcile(self) -> Reconcile:
@@ -293,6 +309,7 @@ class Gateway:
             max_requeues=s.reconcile_max_requeues,
             max_checks=s.reconcile_max_checks,
             give_up_after=timedelta(seconds=s.reconcile_give_up_after_s),
+            metrics=self.metrics,
         )
 
     @cached_property

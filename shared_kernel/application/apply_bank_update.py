@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from shared_kernel.application.ports import Clock, PaymentRepository
-from shared_kernel.application.retrying import update_payment
+from shared_kernel.application.outcome_metrics import update_counting_final
+from shared_kernel.application.ports import NO_METRICS, Clock, Metrics, PaymentRepository
 from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import Outcome, PaymentRequest
 
@@ -33,6 +33,7 @@ class ApplyBankUpdate:
 
     repository: PaymentRepository
     clock: Clock
+    metrics: Metrics = NO_METRICS
 
     def __call__(self, update: BankUpdate) -> bool:
         """Apply the update; True if the payment changed, False if it already had that status.
@@ -50,7 +51,10 @@ class ApplyBankUpdate:
             changed = p.apply(update.outcome, now, update.bank_reference)
             return changed
 
-        update_payment(self.repository, update.payment_id, transition, first=payment)
+        update_counting_final(
+            self.metrics, self.repository, update.payment_id, transition, first=payment
+        )
+        self.metrics.count("BankUpdatesApplied" if changed else "BankUpdatesRepeated")
         # The submit request's correlation id, stored on the payment, joins this line to the
         # API's and the forwarder's lines about the same payment.
         logger.info(

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared_kernel.application.errors import BankRejected, BankUnavailable
+from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import (
+    NO_METRICS,
     AcquiringBank,
     BankPaymentRequest,
     CardCipher,
     Clock,
+    Metrics,
     PaymentRepository,
     QueuedPayment,
 )
@@ -46,9 +49,15 @@ class ForwardPayment:
     bank: AcquiringBank
     cipher: CardCipher
     clock: Clock
+    metrics: Metrics = NO_METRICS
 
     def __call__(self, message: QueuedPayment, final_attempt: bool = False) -> ForwardResult:
         """Send the payment unless it has already been sent; see the class docstring."""
+        result = self._forward(message, final_attempt)
+        self.metrics.count("PaymentsForwarded", result=result.value)
+        return result
+
+    def _forward(self, message: QueuedPayment, final_attempt: bool) -> ForwardResult:
         try:
             payment = self.repository.get(message.payment_id)
         except PaymentNotFound:
@@ -75,6 +84,7 @@ class ForwardPayment:
             return ForwardResult.REJECTED
         except BankUnavailable:
             if not final_attempt:
+                self.metrics.count("ForwardRetries")
                 raise
             return self._give_up(payment)
         now = self.clock.now()
@@ -101,9 +111,11 @@ class ForwardPayment:
                 changed = p.apply(report.outcome, now) or changed
             return changed
 
-        update_payment(self.repository, payment.id, settle, first=payment)
+        update_counting_final(self.metrics, self.repository, payment.id, settle, first=payment)
         return ForwardResult.FOUND_AT_BANK
 
     def _fail(self, payment: PaymentRequest, reason: FailureReason) -> None:
         now = self.clock.now()
-        update_payment(self.repository, payment.id, lambda p: p.fail(reason, now), first=payment)
+        update_counting_final(
+            self.metrics, self.repository, payment.id, lambda p: p.fail(reason, now), first=payment
+        )

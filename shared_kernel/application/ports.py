@@ -218,3 +218,28 @@ class DeadLetterQueue(Protocol):
 
     def delete(self, letters: list[DeadLetter]) -> None:
         """Remove `letters` from the dead-letter queue."""
+
+
+class Metrics(Protocol):
+    """Business and dependency metrics (CloudWatch EMF in Lambda): counts and timings, each
+    with a few low-cardinality dimensions (a status, a reason, an operation). Never an id or
+    card data in a dimension."""
+
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        """Add `value` to the count `name` under `dimensions`."""
+
+    def timing_ms(self, name: str, ms: float, **dimensions: str) -> None:
+        """Record one duration of `name`, in milliseconds."""
+
+
+class NoMetrics:
+    """Records nothing: the default of every use case and adapter that takes Metrics."""
+
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        """Ignore the count."""
+
+    def timing_ms(self, name: str, ms: float, **dimensions: str) -> None:
+        """Ignore the timing."""
+
+
+NO_METRICS = NoMetrics()

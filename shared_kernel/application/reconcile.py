@@ -28,16 +28,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from shared_kernel.application.backoff import Backoff
 from shared_kernel.application.errors import BankUnavailable, ConcurrentUpdate, QueueUnavailable
 from shared_kernel.application.forward_payment import ForwardPayment, ForwardResult
+from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import (
+    NO_METRICS,
     AcquiringBank,
     BankStatusReport,
     Clock,
+    Metrics,
     PaymentQueue,
     PaymentRepository,
     QueuedPayment,
@@ -65,6 +68,14 @@ class ReconcileReport:
     # Processing payments past the bound that the bank still reports PROCESSING.
     alerts: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """The counts by metric name (`Requeued`, `StillProcessing`, ..., `Alerts`)."""
+        return {
+            f.name.title().replace("_", ""): getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "notes"
+        }
 
 
 # Production schedule of the checks: one minute, doubling, at most one hour apart.
@@ -98,6 +109,7 @@ class Reconcile:
     max_requeues: int = 5
     max_checks: int = 20
     give_up_after: timedelta = timedelta(hours=24)
+    metrics: Metrics = NO_METRICS
 
     def __call__(self) -> ReconcileReport:
         """Requeue stuck pending payments and query the bank about silent processing ones."""
@@ -120,6 +132,8 @@ class Reconcile:
                 self._forward_directly(payment, report, now)
             elif not queue_down:
                 queue_down = not self._requeue(payment, report, now)
+        for name, value in report.counts().items():
+            self.metrics.count(f"Reconcile{name}", value)
         return report
 
     def _requeue(self, payment: PaymentRequest, report: ReconcileReport, now: datetime) -> bool:
@@ -205,7 +219,7 @@ class Reconcile:
             return changed
 
         try:
-            update_payment(self.repository, payment.id, settle, first=payment)
+            update_counting_final(self.metrics, self.repository, payment.id, settle, first=payment)
         except InvalidTransition:
             # A callback settled it differently in the meantime: the first final state wins.
             logger.warning("bank answer conflicts with the stored final state")
@@ -227,7 +241,7 @@ class Reconcile:
             return failed
 
         try:
-            update_payment(self.repository, payment.id, fail, first=payment)
+            update_counting_final(self.metrics, self.repository, payment.id, fail, first=payment)
         except ConcurrentUpdate:
             report.notes.append(f"{payment.id} kept changing; next pass")
             return

@@ -10,10 +10,12 @@ from uuid import UUID
 
 from shared_kernel.application.errors import QueueUnavailable
 from shared_kernel.application.ports import (
+    NO_METRICS,
     CardCipher,
     CardFingerprinter,
     Clock,
     IdGenerator,
+    Metrics,
     PaymentQueue,
     PaymentRepository,
     QueuedPayment,
@@ -36,6 +38,7 @@ class SubmitPayment:
     fingerprint: CardFingerprinter | None = None
     # When the reconciler first looks at a payment still pending: its `pending_after`.
     first_check_after: timedelta = timedelta(seconds=30)
+    metrics: Metrics = NO_METRICS
 
     def __call__(
         self,
@@ -71,10 +74,12 @@ class SubmitPayment:
             card_fingerprint=self.fingerprint(draft.secrets.number) if self.fingerprint else None,
         )
         self.repository.add(payment)
+        self.metrics.count("PaymentsAccepted")
         try:
             self.queue.publish(QueuedPayment(payment.id, merchant_id, correlation_id))
         except QueueUnavailable:
             # The payment is stored as pending: the reconciler queues it within a minute.
+            self.metrics.count("PaymentsLeftUnqueued")
             logger.warning("queue unavailable; left for the reconciler", exc_info=True)
         return payment
 

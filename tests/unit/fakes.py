@@ -374,3 +374,35 @@ class SubmitWiring:
 
 if TYPE_CHECKING:
     _idempotency: IdempotencyStore = InMemoryIdempotencyStore()
+
+
+@dataclass(frozen=True)
+class RecordedMetric:
+    """One count or timing a use case recorded: name, value, dimensions."""
+
+    name: str
+    value: float
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+
+class RecordingMetrics:
+    """The Metrics port in memory: every count and timing, in order."""
+
+    def __init__(self) -> None:
+        self.recorded: list[RecordedMetric] = []
+
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        """Record a count."""
+        self.recorded.append(RecordedMetric(name, value, tuple(sorted(dimensions.items()))))
+
+    def timing_ms(self, name: str, ms: float, **dimensions: str) -> None:
+        """Record a timing."""
+        self.recorded.append(RecordedMetric(name, ms, tuple(sorted(dimensions.items()))))
+
+    def counts(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Total value by (name, dimensions)."""
+        totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for metric in self.recorded:
+            key = (metric.name, metric.dimensions)
+            totals[key] = totals.get(key, 0) + metric.value
+        return totals

@@ -8,11 +8,15 @@ from typing import Any
 from shared_kernel.api.bank_callback import acknowledged, http_errors, verified_update
 from shared_kernel.bootstrap import gateway
 from shared_kernel.observability.logging import get_logger
+from shared_kernel.observability.metrics import metrics
+from shared_kernel.observability.tracing import traced
 
 logger = get_logger("bank-callback")
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@traced("bank-callback")
 @http_errors
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Verify, parse, apply; 200 also for a repeat of the status the payment already has."""

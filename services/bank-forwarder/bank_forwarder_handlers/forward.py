@@ -16,6 +16,8 @@ from shared_kernel.api.payment_queue import Delivery, batch_response, deliveries
 from shared_kernel.application.forward_delivery import RetryAfter
 from shared_kernel.bootstrap import gateway
 from shared_kernel.observability.logging import get_logger
+from shared_kernel.observability.metrics import metrics
+from shared_kernel.observability.tracing import traced
 
 logger = get_logger("bank-forwarder")
 _pool = ThreadPoolExecutor(max_workers=10, thread_name_prefix="forward")
@@ -35,6 +37,8 @@ def _done(delivery: Delivery) -> bool:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@traced("bank-forwarder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward every record; answer the ids of those to retry."""
     received = deliveries(event)

@@ -7,11 +7,15 @@ from typing import Any
 
 from shared_kernel.bootstrap import gateway
 from shared_kernel.observability.logging import get_logger
+from shared_kernel.observability.metrics import metrics
+from shared_kernel.observability.tracing import traced
 
 logger = get_logger("bank-forwarder")
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@traced("bank-forwarder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run one reconciler pass and report its counts."""
     try:

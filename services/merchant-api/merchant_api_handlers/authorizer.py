@@ -11,10 +11,14 @@ from typing import Any
 from shared_kernel.api.authorizer import allow, token_request
 from shared_kernel.bootstrap import gateway
 from shared_kernel.observability.logging import get_logger
+from shared_kernel.observability.metrics import metrics
+from shared_kernel.observability.tracing import traced
 
 logger = get_logger("merchant-api")
 
 
+@metrics.log_metrics
+@traced("merchant-api")
 def handler(event: dict[str, Any], context: Any) -> Any:
     """Resolve the bearer key; 401 for a missing or unknown key, or when the lookup fails."""
     request = token_request(event)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from uuid import UUID
 
@@ -24,7 +25,14 @@ from shared_kernel.adapters.bank.transformers import (
     to_bank_request,
 )
 from shared_kernel.application.errors import BankRejected, BankUnavailable
-from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, BankStatusReport
+from shared_kernel.application.ports import (
+    NO_METRICS,
+    BankAcceptance,
+    BankPaymentRequest,
+    BankStatusReport,
+    Metrics,
+)
+from shared_kernel.observability.tracing import bank_call
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +52,9 @@ class HttpAcquiringBank:
         connect_timeout: float,
         read_timeout: float,
         pool: urllib3.PoolManager | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
@@ -59,6 +69,9 @@ class HttpAcquiringBank:
         """
         body = json.dumps(to_bank_request(request), separators=(",", ":")).encode()
         response = self._send(
+            "submit",
+            request.payment_id,
+            request.merchant_id,
             "POST",
             f"{self._base_url}/payments",
             body=body,
@@ -79,7 +92,9 @@ class HttpAcquiringBank:
 
         Raises BankUnavailable for any other answer than 200 or 404.
         """
-        response = self._send("GET", f"{self._base_url}/payments/{payment_id}")
+        response = self._send(
+            "status", payment_id, None, "GET", f"{self._base_url}/payments/{payment_id}"
+        )
         if response.status == 200:
             return parse_status_report(response.data, payment_id)
         if response.status == 404:
@@ -88,6 +103,9 @@ class HttpAcquiringBank:
 
     def _send(
         self,
+        operation: str,
+        payment_id: UUID,
+        merchant_id: UUID | None,
         method: str,
         url: str,
         body: bytes | None = None,
@@ -98,19 +116,29 @@ class HttpAcquiringBank:
             "Authorization": f"Bearer {self._api_key()}",
             **(headers or {}),
         }
+        started = time.perf_counter()
         try:
-            return self._pool.request(
-                method,
-                url,
-                body=body,
-                headers=all_headers,
-                timeout=self._timeout,
-                retries=False,
-                redirect=False,
-            )
+            with bank_call(operation, payment_id=payment_id, merchant_id=merchant_id):
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=all_headers,
+                    timeout=self._timeout,
+                    retries=False,
+                    redirect=False,
+                )
         except HTTPError as error:
             # Timeouts, refused or reset connections, broken answers: the outcome is unknown.
+            self._metrics.count("BankErrors", operation=operation, error=type(error).__name__)
             raise BankUnavailable(f"bank unreachable ({type(error).__name__})") from error
+        finally:
+            # No dimension: the invocation's timings share its one EMF line (a list of values).
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self._metrics.timing_ms(f"Bank{operation.capitalize()}Latency", elapsed_ms)
+        if response.status >= 500 or response.status in _REFUSED_CREDENTIALS:
+            self._metrics.count("BankErrors", operation=operation, error=f"http_{response.status}")
+        return response
 
     @staticmethod
     def _unavailable(status: int) -> BankUnavailable:

@@ -1,0 +1,68 @@
+"""CloudWatch metrics as Embedded Metric Format log lines (Powertools Metrics): no API call.
+
+`metrics` is the process's Powertools Metrics; every handler flushes it with
+`@metrics.log_metrics`, one EMF line per invocation holding the counts recorded without
+dimensions of their own. A count or timing with dimensions (a status, a reason, an operation)
+is written at once as its own EMF line (`single_metric`), since one EMF line has one set of
+dimensions. Every metric carries `service` (POWERTOOLS_SERVICE_NAME) and `stage` (STAGE).
+
+docs/observability.md lists the metrics and the alarms built on them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
+
+from shared_kernel.application.ports import Metrics as MetricsPort
+
+NAMESPACE = "PaymentGateway"
+DLQ_REDRIVEN = "DlqMessagesRedriven"
+
+metrics = Metrics(namespace=NAMESPACE)
+metrics.set_default_dimensions(stage=os.environ.get("STAGE", "local"))
+# An invocation that recorded nothing (a replayed submission, an unknown key) is normal: keep
+# Powertools' warning about it out of the function's logs, which are JSON lines only.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+class PowertoolsMetrics:
+    """The Metrics port on Powertools: EMF lines on stdout, which Lambda ships to CloudWatch
+    Logs and CloudWatch turns into metrics. Safe to share between threads (the forwarder's)."""
+
+    def __init__(self, emf: Metrics = metrics, service: str | None = None) -> None:
+        self._emf = emf
+        self._service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
+        self._lock = threading.Lock()
+
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        """Add `value` to `name`; with dimensions, written as its own EMF line now."""
+        self._record(name, MetricUnit.Count, value, dimensions)
+
+    def timing_ms(self, name: str, ms: float, **dimensions: str) -> None:
+        """One duration of `name`; with dimensions, written as its own EMF line now."""
+        self._record(name, MetricUnit.Milliseconds, ms, dimensions)
+
+    def _record(
+        self, name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]
+    ) -> None:
+        if not dimensions:
+            # Shared with the handler's flush; Powertools' metric set is a plain dict.
+            with self._lock:
+                self._emf.add_metric(name=name, unit=unit, value=value)
+            return
+        default = {"service": self._service, **self._emf.default_dimensions}
+        with single_metric(
+            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=default
+        ) as metric:
+            for key, dimension in dimensions.items():
+                metric.add_dimension(name=key, value=dimension)
+
+
+def record_dlq_redrive(port: MetricsPort, messages: int) -> None:
+    """Count `messages` moved from the payment dead-letter queue back to the payment queue
+    (the operator's `dlq redrive`); the DLQ alarm clears once the queue is empty."""
+    port.count(DLQ_REDRIVEN, messages)
