@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
-from shared_kernel.application.ports import Metrics as MetricsPort
+if TYPE_CHECKING:
+    from shared_kernel.application.ports import Metrics as MetricsPort
 
 NAMESPACE = "PaymentGateway"
 DLQ_REDRIVEN = "DlqMessagesRedriven"

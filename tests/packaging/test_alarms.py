@@ -1,0 +1,116 @@
+"""The CloudWatch alarms in the packaged templates: all in the resources service, each on the
+metric of the resource it watches, named by the convention the other services' packaged
+templates actually follow (function and REST API names, the EMF service and stage)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.deploy import osls_package as package
+from shared_kernel.application.reconcile import ReconcileReport
+from shared_kernel.observability.metrics import NAMESPACE
+
+pytestmark = pytest.mark.packaging
+
+SERVICES = ("resources", "merchant-api", "bank-forwarder", "bank-callback")
+STAGE = "local"
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every service's packaged CloudFormation template (`osls package --stage local`)."""
+    found = {}
+    for service in SERVICES:
+        out = tmp_path_factory.mktemp(service)
+        result = package(service, out)
+        assert 0 == result.returncode, result.stdout[-3000:] + result.stderr[-3000:]
+        document = json.loads((out / "cloudformation-template-update-stack.json").read_text())
+        found[service] = document["Resources"]
+    return found
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The properties of the resources of one CloudFormation type, by logical id."""
+    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
+
+
+def dimensions(alarm: dict[str, Any]) -> dict[str, Any]:
+    """An alarm's metric dimensions, by name."""
+    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+
+
+def test_every_alarm_is_in_the_resources_template_and_notifies_the_alarm_topic(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    """Six alarms in resources (DLQ, queue age, forwarder errors, reconciler ALERTs, 5xx of
+    each API), none in the function services; every one notifies the SNS alarm topic."""
+    alarms = {
+        service: of_type(resources, "AWS::CloudWatch::Alarm")
+        for service, resources in templates.items()
+    }
+    watched = sorted((a["Namespace"], a["MetricName"]) for a in alarms["resources"].values())
+    assert [
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        (NAMESPACE, "ReconcileAlerts"),
+    ] == watched
+    assert {"merchant-api": {}, "bank-forwarder": {}, "bank-callback": {}} == {
+        s: a for s, a in alarms.items() if s != "resources"
+    }
+    assert ["AlarmTopic"] == list(of_type(templates["resources"], "AWS::SNS::Topic"))
+    notified = {
+        (json.dumps(a["AlarmActions"]), json.dumps(a["OKActions"]))
+        for a in alarms["resources"].values()
+    }
+    assert {(json.dumps([{"Ref": "AlarmTopic"}]),) * 2} == notified
+
+
+def test_the_queue_alarms_watch_the_dead_letter_and_the_payment_queue(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    """Messages visible in the DLQ, and the age of the payment queue's oldest message."""
+    alarms = of_type(templates["resources"], "AWS::CloudWatch::Alarm")
+    by_metric = {
+        a["MetricName"]: dimensions(a)["QueueName"]
+        for a in alarms.values()
+        if a["Namespace"] == "AWS/SQS"
+    }
+    assert {"Fn::GetAtt": ["PaymentsDeadLetterQueue", "QueueName"]} == by_metric[
+        "ApproximateNumberOfMessagesVisible"
+    ]
+    assert {"Fn::GetAtt": ["PaymentsQueue", "QueueName"]} == by_metric[
+        "ApproximateAgeOfOldestMessage"
+    ]
+
+
+def test_the_function_and_api_alarms_name_what_the_other_templates_create(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    """Forwarder errors name the forwarder's function, each 5xx alarm one REST API's name,
+    the ALERT alarm the reconciler's EMF service and stage and a count its report has."""
+    alarms = list(of_type(templates["resources"], "AWS::CloudWatch::Alarm").values())
+    functions = of_type(templates["bank-forwarder"], "AWS::Lambda::Function")
+    apis = {
+        service: [
+            api["Name"] for api in of_type(templates[service], "AWS::ApiGateway::RestApi").values()
+        ]
+        for service in ("merchant-api", "bank-callback")
+    }
+    (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
+    forwarder = functions["ForwardLambdaFunction"]
+    assert forwarder["FunctionName"] == dimensions(errors)["FunctionName"]
+
+    api_alarms = sorted(dimensions(a)["ApiName"] for a in alarms if a["MetricName"] == "5XXError")
+    assert sorted(apis["merchant-api"] + apis["bank-callback"]) == api_alarms
+
+    (alerts,) = [a for a in alarms if a["Namespace"] == NAMESPACE]
+    environment = functions["ReconcileLambdaFunction"]["Environment"]["Variables"]
+    expected = {"service": environment["POWERTOOLS_SERVICE_NAME"], "stage": environment["STAGE"]}
+    assert expected == dimensions(alerts)
+    assert alerts["MetricName"] in {f"Reconcile{name}" for name in ReconcileReport().counts()}
