@@ -111,6 +111,14 @@ class Gateway:
         return PowertoolsMetrics()
 
     @cached_property
+    def operator_metrics(self) -> Metrics:
+        """Metrics of an operator's command (`dlq redrive`), put with CloudWatch's API: a
+        process outside Lambda has no log shipping to turn EMF lines into metrics."""
+        from shared_kernel.observability.metrics import CloudWatchMetrics
+
+        return CloudWatchMetrics(self.client("cloudwatch"), "operator", self.settings.stage)
+
+    @cached_property
     def secrets(self) -> SecretsManagerSecrets:
         """Secrets Manager, cached per secret for `secrets_ttl_s`."""
         from shared_kernel.adapters.secrets import SecretsManagerSecrets

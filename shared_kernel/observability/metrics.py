@@ -6,6 +6,7 @@ dimensions of their own. A count or timing with dimensions (a status, a reason, 
 is written at once as its own EMF line (`single_metric`), since one EMF line has one set of
 dimensions. Every metric carries `service` (POWERTOOLS_SERVICE_NAME) and `stage` (STAGE).
 
+Outside Lambda (the operator CLI) `CloudWatchMetrics` puts the same metrics with the API.
 docs/observability.md lists the metrics and the alarms built on them.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
@@ -64,7 +65,39 @@ class PowertoolsMetrics:
                 metric.add_dimension(name=key, value=dimension)
 
 
+class CloudWatchMetrics:
+    """The Metrics port over CloudWatch's PutMetricData, one call per data point: for a
+    process outside Lambda (the operator CLI), whose EMF lines would reach no CloudWatch."""
+
+    def __init__(self, client: Any, service: str, stage: str) -> None:
+        self._client = client
+        self._dimensions = {"service": service, "stage": stage}
+
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        """Put one count of `name`."""
+        self._put(name, "Count", value, dimensions)
+
+    def timing_ms(self, name: str, ms: float, **dimensions: str) -> None:
+        """Put one duration of `name`."""
+        self._put(name, "Milliseconds", ms, dimensions)
+
+    def _put(self, name: str, unit: str, value: float, dimensions: dict[str, str]) -> None:
+        every = {**self._dimensions, **dimensions}
+        self._client.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in every.items()],
+                    "Value": value,
+                    "Unit": unit,
+                }
+            ],
+        )
+
+
 def record_dlq_redrive(port: MetricsPort, messages: int) -> None:
     """Count `messages` moved from the payment dead-letter queue back to the payment queue
-    (the operator's `dlq redrive`); the DLQ alarm clears once the queue is empty."""
+    (the operator's `dlq redrive`, with `Gateway.operator_metrics`); the DLQ alarm clears
+    once the queue is empty."""
     port.count(DLQ_REDRIVEN, messages)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,7 @@ import pytest
 
 from shared_kernel.bootstrap import build_gateway
 from shared_kernel.settings import Settings
+from tests.unit.builders import MERCHANT_ID, SPEC_BODY
 
 from .conftest import REGION, ClientFactory, Tables, unique
 from .test_bank_client import ScriptedBank, answer, bank  # noqa: F401  (the bank fixture)
@@ -30,19 +32,10 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ROOT = "1-67a1b2c3-0123456789abcdef01234567"
-MERCHANT_ID = UUID("6f1c2b8e-6a4d-4f1e-9a51-0c1d2e3f4a5b")
-CARD_NUMBER = "4242424242424242"
-SUBMISSION = {
-    "card_number": CARD_NUMBER,
-    "expiry_month": 12,
-    "expiry_year": 2030,
-    "cvv": "123",
-    "amount": 1050,
-    "currency": "GBP",
-    "reference": "order-1234",
-}
+SUBMISSION = SPEC_BODY
+CARD_NUMBER = str(SPEC_BODY["card_number"])
 
-# Runs the forwarder's handler once on the record in argv[2], as Lambda would.
+# Runs a handler once on the event in argv[2], as Lambda would.
 _INVOKE = """
 import importlib.util, json, sys
 from types import SimpleNamespace
@@ -50,13 +43,27 @@ spec = importlib.util.spec_from_file_location("traced_handler", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 context = SimpleNamespace(
-    function_name="bank-forwarder-local-forward", memory_limit_in_mb=512,
-    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:forward",
+    function_name="traced-function", memory_limit_in_mb=512,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:traced-function",
     aws_request_id="req-1",
 )
-result = module.handler({"Records": [json.loads(sys.argv[2])]}, context)
+result = module.handler(json.loads(sys.argv[2]), context)
 print(json.dumps({"result": result, "xray_loaded": "aws_xray_sdk" in sys.modules}))
 """
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one invocation answered, whether it loaded the X-Ray SDK, and its EMF lines."""
+
+    result: Any
+    xray_loaded: bool
+    emf: list[dict[str, Any]]
+
+    def metric(self, name: str) -> dict[str, Any]:
+        """The one EMF document holding metric `name`."""
+        (document,) = [d for d in self.emf if name in d]
+        return document
 
 
 @pytest.fixture
@@ -92,23 +99,23 @@ def subsegments(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def forwarder_handler() -> Path:
-    """The forwarder's handler module (whatever its service's handlers package is named)."""
-    (path,) = (ROOT / "services" / "bank-forwarder").glob("*handlers/forward.py")
+def handler_path(service: str, module: str) -> Path:
+    """A handler module of a service (whatever its handlers package is named)."""
+    (path,) = (ROOT / "services" / service).glob(f"*handlers/{module}.py")
     return path
 
 
-def forward_once(
-    env: dict[str, str], record: dict[str, Any], sampled: str, daemon_port: int
-) -> dict[str, Any]:
-    """Run the forwarder once in a fresh process, as Lambda would with this trace header."""
+def invoke_once(
+    handler: Path, event: dict[str, Any], env: dict[str, str], sampled: str, daemon_port: int
+) -> Invocation:
+    """Run a handler once in a fresh process, as Lambda would with this trace header."""
     trace = {
         "LAMBDA_TASK_ROOT": str(ROOT),
         "_X_AMZN_TRACE_ID": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled={sampled}",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
     }
     run = subprocess.run(
-        [sys.executable, "-c", _INVOKE, str(forwarder_handler()), json.dumps(record)],
+        [sys.executable, "-c", _INVOKE, str(handler), json.dumps(event)],
         env={**env, **trace},
         cwd=ROOT,
         capture_output=True,
@@ -116,24 +123,27 @@ def forward_once(
         timeout=60,
     )
     assert 0 == run.returncode, run.stderr[-3000:]
-    outcome: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
-    return outcome
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    outcome = lines[-1]
+    emf = [line for line in lines if "_aws" in line]
+    return Invocation(outcome["result"], outcome["xray_loaded"], emf)
 
 
 @pytest.fixture
-def queued_payment(
+def environment(
     tables: Tables,
     queue_url: str,
     card_key_id: str,
     aws_endpoint: str,
     aws_client: ClientFactory,
     bank: ScriptedBank,  # noqa: F811
-) -> tuple[dict[str, str], dict[str, Any], UUID]:
-    """A submitted payment (stored, card sealed, queued): the forwarder's environment, its
-    queue record, and the payment id; the bank accepts it."""
-    secret = unique("bank-api-key")
-    aws_client("secretsmanager").create_secret(Name=secret, SecretString="bank-secret-key")
-    env = {
+) -> dict[str, str]:
+    """The functions' environment: this test's tables, queue, key, secrets and bank."""
+    secrets = aws_client("secretsmanager")
+    bank_key, fingerprint_key = unique("bank-api-key"), unique("fingerprint-key")
+    secrets.create_secret(Name=bank_key, SecretString="bank-secret-key")
+    secrets.create_secret(Name=fingerprint_key, SecretString="fingerprint-secret")
+    return {
         "PATH": "/usr/bin:/bin",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
@@ -142,15 +152,26 @@ def queued_payment(
         "AWS_ENDPOINT_URL": aws_endpoint,
         "NO_PROXY": "127.0.0.1,localhost",
         "STAGE": "local",
-        "POWERTOOLS_SERVICE_NAME": "bank-forwarder",
         "PAYMENTS_TABLE": tables.payments,
         "MERCHANTS_TABLE": tables.merchants,
         "PAYMENT_QUEUE_URL": queue_url,
         "CARD_KEY_ID": card_key_id,
+        "CARD_FINGERPRINT_KEY_SECRET_ID": fingerprint_key,
         "BANK_URL": bank.url,
-        "BANK_API_KEY_SECRET_ID": secret,
+        "BANK_API_KEY_SECRET_ID": bank_key,
     }
-    payment = build_gateway(Settings.from_env(env)).submit_payment(
+
+
+@pytest.fixture
+def queued_payment(
+    environment: dict[str, str],
+    queue_url: str,
+    aws_client: ClientFactory,
+    bank: ScriptedBank,  # noqa: F811
+) -> tuple[dict[str, Any], UUID]:
+    """A submitted payment (stored, card sealed, queued): the forwarder's event for its queue
+    message, and the payment id; the bank accepts it."""
+    payment = build_gateway(Settings.from_env(environment)).submit_payment(
         MERCHANT_ID, SUBMISSION, "corr-trace-1"
     )
     bank.script(202, answer(payment.id))
@@ -161,21 +182,32 @@ def queued_payment(
         "body": message["Body"],
         "attributes": {"ApproximateReceiveCount": "1"},
     }
-    return env, record, payment.id
+    return {"Records": [record]}, payment.id
 
 
-def test_a_sampled_invocation_traces_its_aws_and_bank_calls_with_the_payments_ids(
-    queued_payment: tuple[dict[str, str], dict[str, Any], UUID],
+def forward_with(
+    sampled: str, environment: dict[str, str], event: dict[str, Any], daemon: socket.socket
+) -> Invocation:
+    """One forwarder invocation on `event` under a trace header with this Sampled flag."""
+    env = {**environment, "POWERTOOLS_SERVICE_NAME": "bank-forwarder"}
+    forward = handler_path("bank-forwarder", "forward")
+    return invoke_once(forward, event, env, sampled, daemon.getsockname()[1])
+
+
+def test_a_sampled_forward_traces_its_aws_and_bank_calls_and_writes_its_metrics(
+    environment: dict[str, str],
+    queued_payment: tuple[dict[str, Any], UUID],
     daemon: socket.socket,
     bank: ScriptedBank,  # noqa: F811
 ) -> None:
     """Sampled=1: subsegments for the handler, DynamoDB, KMS, Secrets Manager and the bank
     (POST /payments), in the invocation's trace; the DynamoDB and bank ones carry the payment
-    and merchant ids; no card number in anything sent."""
-    env, record, payment_id = queued_payment
-    outcome = forward_once(env, record, "1", daemon.getsockname()[1])
+    and merchant ids; no card number in anything sent; the EMF lines count the forwarded
+    payment and time the bank call."""
+    event, payment_id = queued_payment
+    outcome = forward_with("1", environment, event, daemon)
 
-    assert ({"batchItemFailures": []}, True) == (outcome["result"], outcome["xray_loaded"])
+    assert ({"batchItemFailures": []}, True) == (outcome.result, outcome.xray_loaded)
     assert ["POST"] == [r.method for r in bank.requests]
     documents = received_documents(daemon)
     entities = subsegments(documents)
@@ -189,17 +221,63 @@ def test_a_sampled_invocation_traces_its_aws_and_bank_calls_with_the_payments_id
     assert ["GetItem", "UpdateItem"] == sorted(e["aws"]["operation"] for e in dynamodb)
     assert [str(payment_id)] * 2 == [e["annotations"]["payment_id"] for e in dynamodb]
     assert CARD_NUMBER not in json.dumps(documents)
+    forwarded = outcome.metric("PaymentsForwarded")
+    assert ("accepted", "bank-forwarder", "local") == (
+        forwarded["result"],
+        forwarded["service"],
+        forwarded["stage"],
+    )
+    assert 1 == len(outcome.metric("BankSubmitLatency")["BankSubmitLatency"])
 
 
 def test_an_unsampled_invocation_imports_no_xray_code_and_sends_nothing(
-    queued_payment: tuple[dict[str, str], dict[str, Any], UUID],
+    environment: dict[str, str],
+    queued_payment: tuple[dict[str, Any], UUID],
     daemon: socket.socket,
     bank: ScriptedBank,  # noqa: F811
 ) -> None:
     """Sampled=0: the payment is forwarded, aws_xray_sdk is never imported, nothing is sent."""
-    env, record, _ = queued_payment
-    outcome = forward_once(env, record, "0", daemon.getsockname()[1])
+    event, _ = queued_payment
+    outcome = forward_with("0", environment, event, daemon)
 
-    assert ({"batchItemFailures": []}, False) == (outcome["result"], outcome["xray_loaded"])
+    assert ({"batchItemFailures": []}, False) == (outcome.result, outcome.xray_loaded)
     assert ["POST"] == [r.method for r in bank.requests]
     assert [] == received_documents(daemon)
+
+
+def test_a_sampled_submission_traces_its_kms_dynamodb_sqs_and_secrets_calls(
+    environment: dict[str, str], daemon: socket.socket
+) -> None:
+    """Sampled=1 on POST /payments: KMS GenerateDataKey, Secrets Manager (the fingerprint
+    key), DynamoDB PutItem and SQS SendMessage subsegments; the item's and the message's
+    subsegments carry the new payment's and the merchant's ids; PaymentsAccepted is counted."""
+    event = {
+        "resource": "/merchant/{merchant_id}/payments",
+        "path": f"/merchant/{MERCHANT_ID}/payments",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "pathParameters": {"merchant_id": str(MERCHANT_ID)},
+        "requestContext": {"authorizer": {"merchant_id": str(MERCHANT_ID)}, "requestId": "r-1"},
+        "body": json.dumps(SUBMISSION),
+    }
+    submit = handler_path("merchant-api", "submit_payment")
+    env = {**environment, "POWERTOOLS_SERVICE_NAME": "merchant-api"}
+    outcome = invoke_once(submit, event, env, "1", daemon.getsockname()[1])
+
+    assert (201, True) == (outcome.result["statusCode"], outcome.xray_loaded)
+    payment_id = json.loads(outcome.result["body"])["id"]
+    documents = received_documents(daemon)
+    calls = {
+        (e["name"], e.get("aws", {}).get("operation")): e.get("annotations", {})
+        for e in subsegments(documents)
+        if "aws" in e
+    }
+    ids = {"merchant_id": str(MERCHANT_ID), "payment_id": payment_id}
+    assert {
+        ("kms", "GenerateDataKey"): {},
+        ("secretsmanager", "GetSecretValue"): {},
+        ("dynamodb", "PutItem"): ids,
+        ("sqs", "SendMessage"): ids,
+    } == calls
+    assert CARD_NUMBER not in json.dumps(documents)
+    assert [1.0] == outcome.metric("PaymentsAccepted")["PaymentsAccepted"]
