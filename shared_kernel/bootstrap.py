@@ -269,7 +269,7 @@ class Gateway:
         queue = SqsDeadLetterQueue(
             self.client("sqs"), s.payment_dead_letter_queue_url, s.payment_queue_url
         )
-        return RedriveDeadLetters(queue)
+        return RedriveDeadLetters(queue, self.operator_metrics)
 
     @cached_property
     def forward_payment(self) -> ForwardPayment:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared_kernel.application.ports import DeadLetterQueue
+from shared_kernel.application.ports import NO_METRICS, DeadLetterQueue, Metrics
 
 BATCH = 10  # SQS's largest receive and send batch
 
@@ -30,6 +30,7 @@ class RedriveDeadLetters:
     """Send dead letters back to the payment queue, each deleted only once it is there."""
 
     dead_letters: DeadLetterQueue
+    metrics: Metrics = NO_METRICS
 
     def __call__(self, limit: int | None = None) -> RedriveReport:
         """Move letters until the dead-letter queue reads empty or `limit` were taken."""
@@ -44,4 +45,6 @@ class RedriveDeadLetters:
                 self.dead_letters.delete(accepted)
             moved += len(accepted)
             refused += len(letters) - len(accepted)
+        self.metrics.count("DlqMessagesRedriven", moved)
+        self.metrics.count("DlqMessagesRefused", refused)
         return RedriveReport(moved, refused)

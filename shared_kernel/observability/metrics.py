@@ -12,18 +12,16 @@ docs/observability.md lists the metrics and the alarms built on them.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
-if TYPE_CHECKING:
-    from shared_kernel.application.ports import Metrics as MetricsPort
-
 NAMESPACE = "PaymentGateway"
-DLQ_REDRIVEN = "DlqMessagesRedriven"
+logger = logging.getLogger(__name__)
 
 metrics = Metrics(namespace=NAMESPACE)
 metrics.set_default_dimensions(stage=os.environ.get("STAGE", "local"))
@@ -67,7 +65,9 @@ class PowertoolsMetrics:
 
 class CloudWatchMetrics:
     """The Metrics port over CloudWatch's PutMetricData, one call per data point: for a
-    process outside Lambda (the operator CLI), whose EMF lines would reach no CloudWatch."""
+    process outside Lambda (the operator CLI), whose EMF lines would reach no CloudWatch.
+    A metric CloudWatch refuses (no permission, throttled) is logged, never raised: the
+    command it counts has already done its work."""
 
     def __init__(self, client: Any, service: str, stage: str) -> None:
         self._client = client
@@ -82,22 +82,20 @@ class CloudWatchMetrics:
         self._put(name, "Milliseconds", ms, dimensions)
 
     def _put(self, name: str, unit: str, value: float, dimensions: dict[str, str]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         every = {**self._dimensions, **dimensions}
-        self._client.put_metric_data(
-            Namespace=NAMESPACE,
-            MetricData=[
-                {
-                    "MetricName": name,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in every.items()],
-                    "Value": value,
-                    "Unit": unit,
-                }
-            ],
-        )
-
-
-def record_dlq_redrive(port: MetricsPort, messages: int) -> None:
-    """Count `messages` moved from the payment dead-letter queue back to the payment queue
-    (the operator's `dlq redrive`, with `Gateway.operator_metrics`); the DLQ alarm clears
-    once the queue is empty."""
-    port.count(DLQ_REDRIVEN, messages)
+        try:
+            self._client.put_metric_data(
+                Namespace=NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in every.items()],
+                        "Value": value,
+                        "Unit": unit,
+                    }
+                ],
+            )
+        except (BotoCoreError, ClientError):
+            logger.warning("metric not recorded", extra={"metric": name}, exc_info=True)

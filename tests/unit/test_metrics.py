@@ -11,6 +11,7 @@ from shared_kernel.application.errors import BankRejected, BankUnavailable
 from shared_kernel.application.forward_payment import ForwardPayment
 from shared_kernel.application.ports import BankStatusReport, QueuedPayment
 from shared_kernel.application.reconcile import Reconcile
+from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
 from shared_kernel.application.submit_payment import SubmitPayment
 from shared_kernel.domain.payment import Outcome
 
@@ -33,6 +34,7 @@ from .fakes import (
     ScriptedBank,
     SequentialIds,
 )
+from .test_redrive_dead_letters import FakeDeadLetterQueue
 
 pytestmark = pytest.mark.unit
 
@@ -213,3 +215,10 @@ def test_a_payment_the_reconciler_settles_is_counted_with_its_status(
     Reconcile(repository, queue, bank, clock, metrics=metrics)()
     finalised = {k: v for k, v in metrics.counts().items() if k[0] == "PaymentsFinalised"}
     assert {("PaymentsFinalised", (("reason", "none"), ("status", "succeeded"))): 1} == finalised
+
+
+def test_a_dlq_redrive_counts_the_letters_moved_and_refused(metrics: RecordingMetrics) -> None:
+    """Three letters, one refused by the payment queue: 2 redriven, 1 refused."""
+    dead_letters = FakeDeadLetterQueue(["a", "b", "c"], refuse={"b"})
+    RedriveDeadLetters(dead_letters, metrics)(limit=3)
+    assert {("DlqMessagesRedriven", ()): 2, ("DlqMessagesRefused", ()): 1} == metrics.counts()
