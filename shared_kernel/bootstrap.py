@@ -289,6 +289,7 @@ class Gateway:
             self.forward_payment,
             Backoff(s.forward_backoff_base_s, s.forward_backoff_cap_s),
             s.forward_max_attempts,
+            self.metrics,
         )
 
     @cached_property

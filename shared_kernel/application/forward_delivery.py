@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from shared_kernel.application.backoff import Backoff
 from shared_kernel.application.errors import BankUnavailable
 from shared_kernel.application.forward_payment import ForwardResult
-from shared_kernel.application.ports import QueuedPayment
+from shared_kernel.application.ports import NO_METRICS, Metrics, QueuedPayment
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class ForwardDelivery:
     forward: Forward
     backoff: Backoff
     max_attempts: int
+    metrics: Metrics = NO_METRICS
 
     def __call__(self, message: QueuedPayment, receive_count: int) -> Done | RetryAfter:
         """Done, or RetryAfter(the back-off of this delivery); the delivery numbered
@@ -71,6 +72,7 @@ class ForwardDelivery:
         return Done(result)
 
     def _retry(self, receive_count: int) -> RetryAfter:
+        self.metrics.count("ForwardRetries")
         return RetryAfter(self.backoff.delay(receive_count))
 
 

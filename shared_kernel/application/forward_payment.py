@@ -84,7 +84,6 @@ class ForwardPayment:
             return ForwardResult.REJECTED
         except BankUnavailable:
             if not final_attempt:
-                self.metrics.count("ForwardRetries")
                 raise
             return self._give_up(payment)
         now = self.clock.now()

@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 
 from shared_kernel.application.apply_bank_update import ApplyBankUpdate, BankUpdate
+from shared_kernel.application.backoff import Backoff
 from shared_kernel.application.errors import BankRejected, BankUnavailable
+from shared_kernel.application.forward_delivery import Done, ForwardDelivery, RetryAfter
 from shared_kernel.application.forward_payment import ForwardPayment
 from shared_kernel.application.ports import BankStatusReport, QueuedPayment
 from shared_kernel.application.reconcile import Reconcile
@@ -83,20 +85,20 @@ def test_a_submission_the_queue_refuses_is_counted_as_left_unqueued(
     assert {("PaymentsAccepted", ()): 1, ("PaymentsLeftUnqueued", ()): 1} == metrics.counts()
 
 
-def test_forwarding_counts_its_result_and_a_retry(
+def test_a_delivery_counts_its_retry_and_the_next_its_result(
     repository: InMemoryPaymentRepository,
     bank: ScriptedBank,
     cipher: ReversibleCipher,
     clock: FixedClock,
     metrics: RecordingMetrics,
 ) -> None:
-    """A bank outage counts one retry (and no result); the next attempt counts `accepted`."""
+    """A bank outage counts one retry (and no result); the next delivery counts `accepted`."""
     stored_pending(repository, cipher)
     forward = ForwardPayment(repository, bank, cipher, clock, metrics)
+    deliver = ForwardDelivery(forward, Backoff(2.0, 300.0), max_attempts=6, metrics=metrics)
     bank.then(BankUnavailable("down"))
-    with pytest.raises(BankUnavailable):
-        forward(MESSAGE)
-    forward(MESSAGE)
+    outcomes = [deliver(MESSAGE, 1), deliver(MESSAGE, 2)]
+    assert [RetryAfter, Done] == [type(outcome) for outcome in outcomes]
     assert {
         ("ForwardRetries", ()): 1,
         ("PaymentsForwarded", (("result", "accepted"),)): 1,
