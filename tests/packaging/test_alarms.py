@@ -5,31 +5,29 @@ templates actually follow (function and REST API names, the EMF service and stag
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.deploy import osls_package as package
 from shared_kernel.application.reconcile import ReconcileReport
 from shared_kernel.observability.metrics import NAMESPACE
 
 pytestmark = pytest.mark.packaging
 
 SERVICES = ("resources", "merchant-api", "bank-forwarder", "bank-callback")
-STAGE = "local"
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every service's packaged CloudFormation template (`osls package --stage local`)."""
-    found = {}
-    for service in SERVICES:
-        out = tmp_path_factory.mktemp(service)
-        result = package(service, out)
-        assert 0 == result.returncode, result.stdout[-3000:] + result.stderr[-3000:]
-        document = json.loads((out / "cloudformation-template-update-stack.json").read_text())
-        found[service] = document["Resources"]
-    return found
+def templates(packaged: Callable[[str], Path]) -> dict[str, dict[str, Any]]:
+    """Every service's packaged CloudFormation resources (`osls package --stage local`)."""
+    return {
+        service: json.loads(
+            (packaged(service) / "cloudformation-template-update-stack.json").read_text()
+        )["Resources"]
+        for service in SERVICES
+    }
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
