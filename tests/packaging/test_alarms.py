@@ -69,6 +69,28 @@ def test_every_alarm_is_in_the_resources_template_and_notifies_the_alarm_topic(
     assert {(json.dumps([{"Ref": "AlarmTopic"}]),) * 2} == notified
 
 
+def test_cloudwatch_may_use_the_alarm_topics_key_for_this_stages_alarms_only(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    """The topic is under a key of the stack's own (CloudWatch cannot publish to a topic
+    under the AWS-managed SNS key), whose policy lets CloudWatch encrypt for the stage's
+    alarms and nothing more."""
+    resources = templates["resources"]
+    (topic,) = of_type(resources, "AWS::SNS::Topic").values()
+    key_id = topic["KmsMasterKeyId"]["Ref"]
+    statements = resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+    (cloudwatch,) = [
+        s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+
+    assert "AWS::KMS::Key" == resources[key_id]["Type"]
+    assert ["kms:Decrypt", "kms:GenerateDataKey*"] == cloudwatch["Action"]
+    source_arn = json.dumps(cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":alarm:gateway-local-*" in source_arn
+    alarm_names = [a["AlarmName"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
+    assert [] == [name for name in alarm_names if not name.startswith("gateway-local-")]
+
+
 def test_the_queue_alarms_watch_the_dead_letter_and_the_payment_queue(
     templates: dict[str, dict[str, Any]],
 ) -> None:
