@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -82,9 +82,11 @@ class InMemoryPaymentRepository:
         self.items[payment.id] = payment.copy()
         self.saves += 1
 
-    def open_payments(self, due_at: datetime, limit: int) -> Iterable[PaymentRequest]:
-        """Copies of the open payments whose next check is not after `due_at`, earliest
-        due first, at most `limit` (the index holds open payments only)."""
+    def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
+        """The open payments whose next check is not after `due_at`, earliest due first, at
+        most `limit`: found first, then each read (a copy, as it is by then) just before it
+        is yielded, as the DynamoDB adapter reads each after its index query; one removed
+        since it was found is skipped."""
         found = sorted(
             (
                 p
@@ -95,7 +97,9 @@ class InMemoryPaymentRepository:
             ),
             key=lambda p: (p.next_check_at, str(p.id)),
         )
-        return [p.copy() for p in found[:limit]]
+        for payment_id in [p.id for p in found[:limit]]:
+            if payment_id in self.items:
+                yield self.items[payment_id].copy()
 
     def interleave(self, change: Callable[[PaymentRequest], object]) -> None:
         """Let another writer apply `change` to the stored payment just before the next save.
