@@ -187,8 +187,9 @@ class ScriptedBank:
         return sum(1 for r in self.requests if r.payment_id == payment_id)
 
 
-class CipherRefused(Exception):
-    """The fake cipher was asked to unseal a card sealed for another payment or merchant."""
+class CipherRefused(ValueError):
+    """The fake cipher was asked to unseal a card sealed for another payment or merchant (a
+    ValueError, as KmsEnvelopeCipher raises)."""
 
 
 class ReversibleCipher:
@@ -214,7 +215,7 @@ class ReversibleCipher:
             base64.b64decode(sealed.blob).decode().split("|")
         )
         if (sealed_payment, sealed_merchant) != (str(payment_id), str(merchant_id)):
-            raise CipherRefused("card was sealed for another payment")
+            raise CipherRefused("card data cannot be unsealed")
         self.unsealed += 1
         return CardSecrets(number[::-1], cvv[::-1])
 
@@ -253,38 +254,52 @@ class SequentialIds:
 
 @dataclass(frozen=True, slots=True)
 class MerchantEntry:
-    """What the directory was given for one merchant (never a plain key)."""
+    """What the directory was given for one merchant key (never a plain key), and when the
+    key stops working (None: not scheduled)."""
 
     merchant_id: UUID
     name: str
     key_hash: str
     created_at: datetime
+    revoke_after: datetime | None = None
 
 
 class InMemoryMerchantDirectory:
-    """Merchants indexed by the keyed hash of their API key."""
+    """Merchants indexed by the keyed hash of their API key; like the DynamoDB adapter, a
+    key stops resolving once `clock()` reaches its revocation time."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.entries: list[MerchantEntry] = []
+        self.clock = clock
 
     def add(self, merchant_id: UUID, name: str, key_hash: str, created_at: datetime) -> None:
-        """Record the merchant and its key hash."""
+        """Record the merchant and its key hash; ValueError if either is already registered."""
+        if any(e.merchant_id == merchant_id or e.key_hash == key_hash for e in self.entries):
+            raise ValueError("merchant or API key is already registered")
         self.entries.append(MerchantEntry(merchant_id, name, key_hash, created_at))
 
     def merchant_for(self, key_hash: str) -> UUID | None:
-        """The merchant with this key hash, or None."""
+        """The merchant with this key hash, or None (also once its revocation time came)."""
         for entry in self.entries:
             if entry.key_hash == key_hash:
-                return entry.merchant_id
+                revoked = entry.revoke_after is not None and self.clock() >= entry.revoke_after
+                return None if revoked else entry.merchant_id
         return None
 
     def rotate_key(
         self, merchant_id: UUID, key_hash: str, created_at: datetime, revoke_old_at: datetime
     ) -> int:
-        """Record the new key (revocation times are the DynamoDB adapter's concern)."""
+        """Record the new key and schedule the earlier ones to stop at `revoke_old_at` (an
+        earlier schedule stays); the number of earlier keys."""
         earlier = [e for e in self.entries if e.merchant_id == merchant_id]
         if not earlier:
             raise LookupError(f"no merchant {merchant_id}")
+        self.entries = [
+            replace(e, revoke_after=min(e.revoke_after or revoke_old_at, revoke_old_at))
+            if e.merchant_id == merchant_id
+            else e
+            for e in self.entries
+        ]
         self.entries.append(MerchantEntry(merchant_id, earlier[0].name, key_hash, created_at))
         return len(earlier)
 
