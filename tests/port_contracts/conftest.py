@@ -20,6 +20,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by pyte
     aws_endpoint,
     card_key_id,
     dummy_aws_credentials,
+    queue_url,
     queues,
     tables,
 )

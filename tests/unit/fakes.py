@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from shared_kernel.application.ports import (
     BankAcceptance,
     BankPaymentRequest,
     BankStatusReport,
+    DeadLetter,
     IdempotencyClaim,
     IdempotencyRecord,
     QueuedPayment,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         AcquiringBank,
         CardCipher,
         Clock,
+        DeadLetterQueue,
         IdempotencyStore,
         IdGenerator,
         MerchantDirectory,
@@ -391,8 +393,42 @@ class SubmitWiring:
         self.submit_once_per_key = SubmitOncePerKey(submit, GetPayment(self.repository), build)
 
 
+@dataclass
+class FakeDeadLetterQueue:
+    """Dead letters in memory, by body (with the attributes in `attributes`, none by
+    default); the payment queue refuses the bodies in `refuse`; `queue` holds the bodies
+    sent back, `sent` the letters as they were sent, and every call is recorded as
+    (operation, bodies)."""
+
+    waiting: list[str]
+    refuse: set[str] = field(default_factory=set)
+    attributes: dict[str, Mapping[str, object]] = field(default_factory=dict)
+    queue: list[str] = field(default_factory=list)
+    sent: list[DeadLetter] = field(default_factory=list)
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def take(self, max_count: int) -> list[DeadLetter]:
+        """The first `max_count` waiting letters, hidden from later takes."""
+        taken, self.waiting = self.waiting[:max_count], self.waiting[max_count:]
+        self.calls.append(("take", taken))
+        return [DeadLetter(f"handle-{body}", body, self.attributes.get(body, {})) for body in taken]
+
+    def send_back(self, letters: list[DeadLetter]) -> list[DeadLetter]:
+        """The letters whose body the queue does not refuse, put on it."""
+        accepted = [letter for letter in letters if letter.body not in self.refuse]
+        self.queue.extend(letter.body for letter in accepted)
+        self.sent.extend(accepted)
+        self.calls.append(("send_back", [letter.body for letter in letters]))
+        return accepted
+
+    def delete(self, letters: list[DeadLetter]) -> None:
+        """Record the delete (taken letters are already gone from `waiting`)."""
+        self.calls.append(("delete", [letter.body for letter in letters]))
+
+
 if TYPE_CHECKING:
     _idempotency: IdempotencyStore = InMemoryIdempotencyStore()
+    _dead_letters: DeadLetterQueue = FakeDeadLetterQueue([])
 
 
 @dataclass(frozen=True)
