@@ -1,4 +1,5 @@
-"""DynamoIdempotencyStore against moto server: the conditional writes and the stored shape;
+"""DynamoIdempotencyStore against moto server: the stored shape and its TTL (what the port
+does, claims, releases and takeovers, is in tests/port_contracts/test_idempotency_store.py);
 the race of 20 claims against the local stack's emulator, which applies DynamoDB requests one
 at a time as DynamoDB does (bare moto server can let two racing conditional writes pass)."""
 
@@ -111,81 +112,6 @@ def test_claim_stores_the_hash_owner_submission_id_ttl_and_lock(
     assert IdempotencyRecord(SCOPE, "h" * 64, "owner-1", SUBMISSION, NOW + DAY, NOW + LOCK) == (
         store.get(SCOPE)
     )
-
-
-def test_second_claim_of_a_live_record_fails(store: DynamoIdempotencyStore) -> None:
-    """A claim is refused while an unexpired record exists."""
-    assert store.claim(claim())
-
-    assert not store.claim(claim("owner-2", "h2", NOW + DAY - LOCK))
-    record = store.get(SCOPE)
-    assert record is not None and ("h1", "owner-1") == (record.request_hash, record.owner)
-
-
-def test_claim_overwrites_an_expired_record(store: DynamoIdempotencyStore) -> None:
-    """An item past `expires_at` that TTL has not removed yet counts as absent."""
-    assert store.claim(claim())
-    later = NOW + DAY + timedelta(seconds=2)
-
-    assert store.claim(claim("owner-2", "h2", later))
-    record = store.get(SCOPE)
-    assert record is not None
-    assert ("h2", "owner-2", later + LOCK) == (
-        record.request_hash,
-        record.owner,
-        record.locked_until,
-    )
-
-
-def test_only_the_owner_releases(store: DynamoIdempotencyStore) -> None:
-    """A release by a claim that does not hold the record changes nothing."""
-    store.claim(claim())
-
-    store.release(SCOPE, "intruder", NOW)
-    record = store.get(SCOPE)
-    assert record is not None
-    assert ("owner-1", NOW + LOCK) == (record.owner, record.locked_until)
-
-
-def test_release_ends_the_lock_and_keeps_the_submission_id(store: DynamoIdempotencyStore) -> None:
-    """Release sets the owner's lock to now; the record stays, submission id and all, for a
-    retry to take over."""
-    store.claim(claim())
-
-    store.release(SCOPE, "owner-1", NOW + timedelta(seconds=1))
-
-    released = store.get(SCOPE)
-    assert released is not None
-    assert ("owner-1", SUBMISSION, NOW + timedelta(seconds=1)) == (
-        released.owner,
-        released.submission_id,
-        released.locked_until,
-    )
-
-
-def test_release_of_an_absent_record_creates_nothing(store: DynamoIdempotencyStore) -> None:
-    """Releasing or taking over a scope with no item (TTL removed it) writes no item."""
-    store.release(SCOPE, "owner-1", NOW)
-
-    assert not store.take_over(SCOPE, "owner-1", "owner-2", NOW + LOCK)
-    assert None is store.get(SCOPE)
-
-
-def test_take_over_is_conditional_on_the_stale_owner(store: DynamoIdempotencyStore) -> None:
-    """Of two takeovers naming the same stale owner, only the first succeeds."""
-    store.claim(claim("dead"))
-    later = NOW + 2 * LOCK
-
-    assert store.take_over(SCOPE, "dead", "first", later)
-    assert not store.take_over(SCOPE, "dead", "second", later)
-    record = store.get(SCOPE)
-    assert record is not None
-    assert ("first", later, SUBMISSION) == (record.owner, record.locked_until, record.submission_id)
-
-
-def test_get_of_an_unknown_scope_is_none(store: DynamoIdempotencyStore) -> None:
-    """No item, no record."""
-    assert store.get("nobody#nothing") is None
 
 
 class WallClock:

@@ -1,8 +1,10 @@
-"""DynamoMerchantDirectory against DynamoDB (moto server): merchants and API key hashes."""
+"""DynamoMerchantDirectory against DynamoDB (moto server): the items it writes for merchants and
+API key hashes (what the port does, rotation included, is in
+tests/port_contracts/test_merchant_directory.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -45,13 +47,6 @@ def test_a_registered_key_resolves_to_its_merchant(
     assert {"S": "active"} == key["status"]
 
 
-def test_an_unknown_key_resolves_to_none(directory: DynamoMerchantDirectory) -> None:
-    """merchant_for answers None for a hash nobody registered."""
-    directory.add(uuid4(), "Acme Ltd", KEY_HASH, CREATED_AT)
-
-    assert None is directory.merchant_for("0" * 64)
-
-
 def test_a_revoked_key_resolves_to_none(
     directory: DynamoMerchantDirectory, tables: Tables, aws_client: ClientFactory
 ) -> None:
@@ -83,60 +78,3 @@ def test_registering_a_taken_key_hash_writes_nothing(
         TableName=tables.merchants, Key={"pk": {"S": f"merchant#{second}"}}
     )
     assert "Item" not in orphan
-
-
-class MovableClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def test_a_rotation_keeps_the_earlier_key_until_its_grace_period_ends(tables: Tables) -> None:
-    """rotate_key adds a working key; the earlier one works until revoke_old_at, then not."""
-    clock = MovableClock(CREATED_AT)
-    directory = DynamoMerchantDirectory(tables.dynamodb(), tables.merchants, clock=clock)
-    merchant_id = uuid4()
-    directory.add(merchant_id, "Acme Ltd", KEY_HASH, CREATED_AT)
-
-    earlier = directory.rotate_key(
-        merchant_id, "9a9a" * 16, CREATED_AT, CREATED_AT + timedelta(hours=24)
-    )
-
-    assert 1 == earlier
-    assert [merchant_id, merchant_id] == [
-        directory.merchant_for(KEY_HASH),
-        directory.merchant_for("9a9a" * 16),
-    ]
-    clock.now = CREATED_AT + timedelta(hours=24)
-    assert [None, merchant_id] == [
-        directory.merchant_for(KEY_HASH),
-        directory.merchant_for("9a9a" * 16),
-    ]
-
-
-def test_a_second_rotation_never_extends_an_earlier_revocation(tables: Tables) -> None:
-    """Rotating twice: the first key keeps its (earlier) revocation time."""
-    clock = MovableClock(CREATED_AT)
-    directory = DynamoMerchantDirectory(tables.dynamodb(), tables.merchants, clock=clock)
-    merchant_id = uuid4()
-    directory.add(merchant_id, "Acme Ltd", KEY_HASH, CREATED_AT)
-    directory.rotate_key(merchant_id, "9a9a" * 16, CREATED_AT, CREATED_AT + timedelta(hours=1))
-
-    directory.rotate_key(merchant_id, "7b7b" * 16, CREATED_AT, CREATED_AT + timedelta(hours=48))
-
-    clock.now = CREATED_AT + timedelta(hours=2)
-    assert [None, merchant_id, merchant_id] == [
-        directory.merchant_for(h) for h in (KEY_HASH, "9a9a" * 16, "7b7b" * 16)
-    ]
-
-
-def test_rotating_an_unknown_merchant_raises_lookup_error(tables: Tables) -> None:
-    """No merchant, no new key."""
-    with pytest.raises(LookupError):
-        DynamoMerchantDirectory(tables.dynamodb(), tables.merchants).rotate_key(
-            uuid4(), "9a9a" * 16, CREATED_AT, CREATED_AT
-        )

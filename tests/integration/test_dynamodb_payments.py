@@ -11,9 +11,7 @@ import pytest
 
 from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD
 from shared_kernel.adapters.dynamodb.payments import MUTABLE_ATTRIBUTES, DynamoPaymentRepository
-from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
-from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import (
     DeclineReason,
@@ -187,59 +185,6 @@ def test_a_final_payment_round_trips_and_leaves_the_open_index(
     assert set() == {"open_shard", "next_check_at", "sealed_card"} & set(item)
     assert {"N": "1"} == item["version"]
     assert (True, False) == (indexed_while_open, str(payment.id) in index_entries())
-
-
-def test_adding_an_existing_id_fails_and_keeps_the_first(
-    repository: DynamoPaymentRepository,
-) -> None:
-    """add is conditional on attribute_not_exists(payment_id): a second add never overwrites."""
-    first = a_payment()
-    repository.add(first)
-    impostor = a_payment(id=first.id, money=Money(999, "EUR"))
-
-    with pytest.raises(DuplicatePayment):
-        repository.add(impostor)
-
-    assert first == repository.get(first.id)
-
-
-def test_a_save_from_a_stale_read_raises_concurrent_update(
-    repository: DynamoPaymentRepository,
-) -> None:
-    """Two writers read version 0; the second save is refused and the first one's write stays."""
-    payment = a_payment()
-    repository.add(payment)
-    mine, theirs = repository.get(payment.id), repository.get(payment.id)
-    theirs.apply(Outcome(PaymentStatus.SUCCEEDED), LATER)
-    repository.save(theirs)
-
-    mine.apply(Outcome(PaymentStatus.DECLINED, DeclineReason.DO_NOT_HONOR), LATER)
-    with pytest.raises(ConcurrentUpdate):
-        repository.save(mine)
-
-    assert theirs == repository.get(payment.id)
-    assert 0 == mine.version
-
-
-def test_saving_a_payment_that_was_never_added_creates_nothing(
-    repository: DynamoPaymentRepository,
-) -> None:
-    """save is an update of an existing item, never an upsert: PaymentNotFound."""
-    payment = a_payment()
-
-    with pytest.raises(PaymentNotFound):
-        repository.save(payment)
-
-    with pytest.raises(PaymentNotFound):
-        repository.get(payment.id)
-
-
-def test_get_of_an_unknown_id_raises_payment_not_found(
-    repository: DynamoPaymentRepository,
-) -> None:
-    """get raises PaymentNotFound for an id that was never stored."""
-    with pytest.raises(PaymentNotFound):
-        repository.get(uuid4())
 
 
 def test_open_payments_finds_only_open_payments_due_earliest_first(

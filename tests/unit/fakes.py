@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from shared_kernel.application.ports import (
     BankAcceptance,
     BankPaymentRequest,
     BankStatusReport,
+    DeadLetter,
     IdempotencyClaim,
     IdempotencyRecord,
     QueuedPayment,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         AcquiringBank,
         CardCipher,
         Clock,
+        DeadLetterQueue,
         IdempotencyStore,
         IdGenerator,
         MerchantDirectory,
@@ -82,9 +84,11 @@ class InMemoryPaymentRepository:
         self.items[payment.id] = payment.copy()
         self.saves += 1
 
-    def open_payments(self, due_at: datetime, limit: int) -> Iterable[PaymentRequest]:
-        """Copies of the open payments whose next check is not after `due_at`, earliest
-        due first, at most `limit` (the index holds open payments only)."""
+    def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
+        """The open payments whose next check is not after `due_at`, earliest due first, at
+        most `limit`: found first, then each read (a copy, as it is by then) just before it
+        is yielded, as the DynamoDB adapter reads each after its index query; one removed
+        since it was found is skipped."""
         found = sorted(
             (
                 p
@@ -95,7 +99,9 @@ class InMemoryPaymentRepository:
             ),
             key=lambda p: (p.next_check_at, str(p.id)),
         )
-        return [p.copy() for p in found[:limit]]
+        for payment_id in [p.id for p in found[:limit]]:
+            if payment_id in self.items:
+                yield self.items[payment_id].copy()
 
     def interleave(self, change: Callable[[PaymentRequest], object]) -> None:
         """Let another writer apply `change` to the stored payment just before the next save.
@@ -183,8 +189,9 @@ class ScriptedBank:
         return sum(1 for r in self.requests if r.payment_id == payment_id)
 
 
-class CipherRefused(Exception):
-    """The fake cipher was asked to unseal a card sealed for another payment or merchant."""
+class CipherRefused(ValueError):
+    """The fake cipher was asked to unseal a card sealed for another payment or merchant (a
+    ValueError, as KmsEnvelopeCipher raises)."""
 
 
 class ReversibleCipher:
@@ -210,7 +217,7 @@ class ReversibleCipher:
             base64.b64decode(sealed.blob).decode().split("|")
         )
         if (sealed_payment, sealed_merchant) != (str(payment_id), str(merchant_id)):
-            raise CipherRefused("card was sealed for another payment")
+            raise CipherRefused("card data cannot be unsealed")
         self.unsealed += 1
         return CardSecrets(number[::-1], cvv[::-1])
 
@@ -249,38 +256,52 @@ class SequentialIds:
 
 @dataclass(frozen=True, slots=True)
 class MerchantEntry:
-    """What the directory was given for one merchant (never a plain key)."""
+    """What the directory was given for one merchant key (never a plain key), and when the
+    key stops working (None: not scheduled)."""
 
     merchant_id: UUID
     name: str
     key_hash: str
     created_at: datetime
+    revoke_after: datetime | None = None
 
 
 class InMemoryMerchantDirectory:
-    """Merchants indexed by the keyed hash of their API key."""
+    """Merchants indexed by the keyed hash of their API key; like the DynamoDB adapter, a
+    key stops resolving once `clock()` reaches its revocation time."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.entries: list[MerchantEntry] = []
+        self.clock = clock
 
     def add(self, merchant_id: UUID, name: str, key_hash: str, created_at: datetime) -> None:
-        """Record the merchant and its key hash."""
+        """Record the merchant and its key hash; ValueError if either is already registered."""
+        if any(e.merchant_id == merchant_id or e.key_hash == key_hash for e in self.entries):
+            raise ValueError("merchant or API key is already registered")
         self.entries.append(MerchantEntry(merchant_id, name, key_hash, created_at))
 
     def merchant_for(self, key_hash: str) -> UUID | None:
-        """The merchant with this key hash, or None."""
+        """The merchant with this key hash, or None (also once its revocation time came)."""
         for entry in self.entries:
             if entry.key_hash == key_hash:
-                return entry.merchant_id
+                revoked = entry.revoke_after is not None and self.clock() >= entry.revoke_after
+                return None if revoked else entry.merchant_id
         return None
 
     def rotate_key(
         self, merchant_id: UUID, key_hash: str, created_at: datetime, revoke_old_at: datetime
     ) -> int:
-        """Record the new key (revocation times are the DynamoDB adapter's concern)."""
+        """Record the new key and schedule the earlier ones to stop at `revoke_old_at` (an
+        earlier schedule stays); the number of earlier keys."""
         earlier = [e for e in self.entries if e.merchant_id == merchant_id]
         if not earlier:
             raise LookupError(f"no merchant {merchant_id}")
+        self.entries = [
+            replace(e, revoke_after=min(e.revoke_after or revoke_old_at, revoke_old_at))
+            if e.merchant_id == merchant_id
+            else e
+            for e in self.entries
+        ]
         self.entries.append(MerchantEntry(merchant_id, earlier[0].name, key_hash, created_at))
         return len(earlier)
 
@@ -372,8 +393,42 @@ class SubmitWiring:
         self.submit_once_per_key = SubmitOncePerKey(submit, GetPayment(self.repository), build)
 
 
+@dataclass
+class FakeDeadLetterQueue:
+    """Dead letters in memory, by body (with the attributes in `attributes`, none by
+    default); the payment queue refuses the bodies in `refuse`; `queue` holds the bodies
+    sent back, `sent` the letters as they were sent, and every call is recorded as
+    (operation, bodies)."""
+
+    waiting: list[str]
+    refuse: set[str] = field(default_factory=set)
+    attributes: dict[str, Mapping[str, object]] = field(default_factory=dict)
+    queue: list[str] = field(default_factory=list)
+    sent: list[DeadLetter] = field(default_factory=list)
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def take(self, max_count: int) -> list[DeadLetter]:
+        """The first `max_count` waiting letters, hidden from later takes."""
+        taken, self.waiting = self.waiting[:max_count], self.waiting[max_count:]
+        self.calls.append(("take", taken))
+        return [DeadLetter(f"handle-{body}", body, self.attributes.get(body, {})) for body in taken]
+
+    def send_back(self, letters: list[DeadLetter]) -> list[DeadLetter]:
+        """The letters whose body the queue does not refuse, put on it."""
+        accepted = [letter for letter in letters if letter.body not in self.refuse]
+        self.queue.extend(letter.body for letter in accepted)
+        self.sent.extend(accepted)
+        self.calls.append(("send_back", [letter.body for letter in letters]))
+        return accepted
+
+    def delete(self, letters: list[DeadLetter]) -> None:
+        """Record the delete (taken letters are already gone from `waiting`)."""
+        self.calls.append(("delete", [letter.body for letter in letters]))
+
+
 if TYPE_CHECKING:
     _idempotency: IdempotencyStore = InMemoryIdempotencyStore()
+    _dead_letters: DeadLetterQueue = FakeDeadLetterQueue([])
 
 
 @dataclass(frozen=True)

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
-from shared_kernel.application.ports import DeadLetter
 from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters, RedriveReport
 
+from .fakes import FakeDeadLetterQueue
+
 pytestmark = pytest.mark.unit
-
-
-@dataclass
-class FakeDeadLetterQueue:
-    """Dead letters in memory; the payment queue refuses the bodies in `refuse`; every call
-    is recorded as (operation, bodies)."""
-
-    waiting: list[str]
-    refuse: set[str] = field(default_factory=set)
-    queue: list[str] = field(default_factory=list)
-    calls: list[tuple[str, list[str]]] = field(default_factory=list)
-
-    def take(self, max_count: int) -> list[DeadLetter]:
-        taken, self.waiting = self.waiting[:max_count], self.waiting[max_count:]
-        self.calls.append(("take", taken))
-        return [DeadLetter(f"handle-{body}", body, {}) for body in taken]
-
-    def send_back(self, letters: list[DeadLetter]) -> list[DeadLetter]:
-        accepted = [letter for letter in letters if letter.body not in self.refuse]
-        self.queue.extend(letter.body for letter in accepted)
-        self.calls.append(("send_back", [letter.body for letter in letters]))
-        return accepted
-
-    def delete(self, letters: list[DeadLetter]) -> None:
-        self.calls.append(("delete", [letter.body for letter in letters]))
 
 
 def test_every_letter_is_sent_back_then_deleted_in_batches_of_ten() -> None:

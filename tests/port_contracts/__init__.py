@@ -1,0 +1,1 @@
+"""One behaviour test per port, run against its in-memory fake and its AWS adapter."""
