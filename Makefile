@@ -52,10 +52,10 @@ test: install lint typecheck
 unit: install
 	$(PY) -m pytest -m unit
 
-## unit-py312: the unit suite under Python 3.12 too, in its own .venv-3.12 (CI runs it)
+## unit-py312: every unit-marked test under Python 3.12 too, in its own .venv-3.12 (CI runs it)
 VENV_312 := .venv-3.12
 unit-py312: $(VENV_312)/.installed
-	$(VENV_312)/bin/python -m pytest -m unit tests/unit
+	$(VENV_312)/bin/python -m pytest -m unit
 
 $(VENV_312)/.installed: requirements/runtime.txt requirements/ops.txt requirements/dev.txt
 	@test -x $(VENV_312)/bin/python || { python="$(PYTHON_312)"; \
