@@ -63,6 +63,18 @@ def _rows(results: dict[str, Any]) -> list[Row]:
                     _margin(w["ratio"], target) if target else "-",
                 )
             )
+        for name, first_ms in measured.get("first_invocation_ms", {}).items():
+            warm_ms = measured["warm"][name]["median_ms"]
+            rows.append(
+                (
+                    f"first invocation {name}",
+                    f"{first_ms:.1f} ms",
+                    f"warm p50 {warm_ms:.1f} ms (+{first_ms - warm_ms:.1f} ms: clients, "
+                    "secrets, data key, schemas)",
+                    "(no target)",
+                    "-",
+                )
+            )
         b = measured["forward_batch"]
         rows.append(
             (
@@ -134,37 +146,40 @@ def _rows(results: dict[str, Any]) -> list[Row]:
         )
     cost = results.get("cost")
     if cost:
-        ks = cost["kms_and_secrets"]
-        rows.append(
-            (
-                "KMS + Secrets Manager requests / payment",
-                f"{ks['per_payment']:.3f} (warm {sum(ks['warm_per_payment'].values()):g})",
-                f"{sum(ks['once_per_window'].values()):g} calls per {ks['cache_window_s']:g} s "
-                f"cache window / {ks['payments_per_window']:.0f} payments "
-                f"({ks['monthly_payments'] / 1e6:g}M a month)",
-                "<= 0.05",
-                _margin(ks["per_payment"], 0.05, ""),
-            )
-        )
-        for line in cost["lines"]:
+        for volume in cost["volumes"]:
+            millions = f"{volume['model']['payments_a_month'] / 1e6:g}M"
+            ks = volume["kms_and_secrets_per_payment"]
             rows.append(
                 (
-                    f"  cost: {line['item']}",
-                    f"${line['usd_per_million']:.2f} / M",
-                    f"{line['units_per_payment']:.4g} per payment",
+                    f"KMS + Secrets Manager / payment ({millions})",
+                    f"{ks:.4f}",
+                    f"first-invocation calls per {cost['traffic']['cache_window_s']:g} s "
+                    "window per warm container",
+                    f"<= {cost['kms_and_secrets_target']:g}",
+                    _margin(ks, cost["kms_and_secrets_target"], ""),
+                )
+            )
+        for volume in cost["volumes"]:
+            millions = f"{volume['model']['payments_a_month'] / 1e6:g}M"
+            rows.append(
+                (
+                    f"cost per million payments ({millions} a month)",
+                    f"${volume['usd_per_million_payments']:.2f}",
+                    f"${volume['total_usd']:,.0f} a month, fixed ${volume['fixed_usd']:.2f}; "
+                    f"{cost['region']}, prices of {cost['price_list_date']}",
+                    f"<= ${cost['target_usd_per_million']:g}",
+                    _margin(volume["usd_per_million_payments"], cost["target_usd_per_million"]),
+                )
+            )
+            rows.append(
+                (
+                    f"  earlier implementation ({millions} a month)",
+                    f"${volume['earlier']['usd_per_million_payments']:.2f} per million",
+                    f"{volume['earlier_over_current']:.2f}x this implementation",
                     "",
                     "",
                 )
             )
-        rows.append(
-            (
-                f"cost per million payments ({cost['region']})",
-                f"${cost['total_usd_per_million']:.2f}",
-                f"prices of {cost['prices_taken_on']}",
-                f"<= ${cost['target_usd']:g}",
-                _margin(cost["total_usd_per_million"], cost["target_usd"], "$"),
-            )
-        )
     e2e = results.get("e2e")
     if e2e:
         rows.append(
@@ -223,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--cost-from",
+        type=Path,
+        help="recompute only the cost from the warm figures of an earlier results JSON",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -270,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import cost, warm
 
         results["warm"] = warm.run(log_dir, args.invocations, args.batches)
-        results["cost"] = cost.per_million(results["warm"], results["memory_mb"])
+        results["cost"] = cost.monthly(results["warm"], results["memory_mb"])
 
     def e2e() -> None:
         from bench import e2e
@@ -282,6 +302,15 @@ def main(argv: list[str] | None = None) -> int:
 
         results["packages"] = packages.measure()
 
+    if args.cost_from:
+        from bench import cost
+
+        args.only = []
+        earlier = json.loads(args.cost_from.read_text())
+        results["warm"] = earlier["warm"]
+        if "cold_start" in earlier:  # shown again, as measured then
+            results["cold_start"] = earlier["cold_start"]
+        guarded("cost", lambda: results.update(cost=cost.monthly(results["warm"], memory_sizes())))
     if section("cold", f"cold start, {args.cold_runs} fresh processes per side"):
         guarded("cold", cold)
     if section("warm", f"warm latency ({args.invocations} invocations) and AWS requests"):
@@ -294,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     load["end"] = [round(os.getloadavg()[0], 2)]
 
     print(render(results))
+    if "cost" in results:
+        from bench import cost
+
+        print()
+        print(cost.render(results["cost"]))
     loads = ", ".join(f"{k} {v[0]:g}" for k, v in load.items())
     print(f"\n{results['duration_s']:.0f} s on {os.cpu_count()} CPUs; 1-min load average at the")
     print(f"start of each section: {loads} (other work on the machine inflates the figures)")

@@ -1,34 +1,49 @@
-"""Cold start per handler: fresh processes, handler vs floor, whole-process wall time.
+"""Cold start per function: fresh processes from the deployment package's layout, handler vs
+floor, whole-process wall time.
 
-Method: the parent times each fresh `python -c ...` process from spawn to exit
-(`time.perf_counter` around `subprocess.run`), so both sides include the same interpreter
-start-up, as a Lambda cold start does. The handler side imports the handler module and does
-the bootstrap work of a first invocation: `gateway()`, the use case (or adapters) the handler
-needs, the clients they create, and one read of each table the first invocation reads
-(PynamoDB creates a model's botocore session and client on its first request, and there is
-no public way to have it do so earlier). The floor imports boto3, creates the clients that
-handler needs and makes the same number of DynamoDB reads, nothing else. The reads go to a
-stub endpoint in this process that answers every request with an empty item, so both sides
-pay one local round trip per read. Runs alternate handler/floor; one discarded warm-up of
-each fills the bytecode caches; rounds go over every handler in turn. The children also
-report their own phases (import / build), which tell what dominates.
+Conditions as in Lambda: each service is packaged with `osls package` (`bench.packages`), its
+zip unpacked into a read-only folder (the function's /var/task) which holds no bytecode, and
+every child runs with `-B` and PYTHONDONTWRITEBYTECODE=1, so the package's modules compile
+from source on every cold start, as they do in Lambda (the zip ships no `.pyc`; /var/task is
+read-only). `-S` keeps the venv's site-packages out: the path is the package, then the
+runtime's own SDK (boto3, botocore and their dependencies, which the Lambda runtime provides
+and the packages leave out), linked from the venv with its bytecode, as the runtime has it.
+After the runs the package folders are checked to still hold no bytecode.
+
+The handler side imports the handler module named by the function's `handler` in its
+template (as Lambda does), and does the bootstrap work of a first invocation: `gateway()`,
+the use case (or adapters) the handler needs, the clients they create, and one read of each
+table the first invocation reads (PynamoDB creates a model's botocore session and client on
+its first request, and there is no public way to have it do so earlier). The floor is an
+empty function on the same runtime that creates the same botocore clients from one botocore
+session (the library the product uses) and makes the same number of DynamoDB reads. The
+reads go to a stub endpoint in this process that answers every request with an empty item,
+so both sides pay one local round trip per read. Every function of every service template
+is measured; one without a recipe here fails the section. Runs alternate handler/floor in
+rounds over every function; one discarded warm-up of each fills the page cache. The
+children also report their phases (import / build).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from bench.common import DUMMY_CREDENTIALS, HANDLERS, REGION, ROOT, handler_path, median
+from bench.common import DUMMY_CREDENTIALS, REGION, ROOT, median
 
 # The tables each handler's first invocation reads (each through a PynamoDB model of its own).
 TABLES: dict[str, list[str]] = {
@@ -38,36 +53,40 @@ TABLES: dict[str, list[str]] = {
     "forward": ["payments"],
     "reconcile": ["payments"],
     "payment_updates": ["payments"],
+    "method_not_allowed": [],
 }
 # What a first invocation builds (gateway attributes), and the clients that means.
 BUILD: dict[str, tuple[list[str], list[str]]] = {
     "authorizer": (["merchants", "secrets"], ["dynamodb", "secretsmanager"]),
-    # The idempotency store (if the gateway has one) is built by a first POST too.
+    # The idempotency store is built by a first POST too.
     "submit_payment": (["submit_once_per_key", "idempotency"], ["dynamodb", "sqs", "kms"]),
     "get_payment": (["get_payment"], ["dynamodb"]),
     "forward": (["forward_delivery"], ["dynamodb", "kms"]),
     "reconcile": (["reconcile"], ["dynamodb", "sqs"]),
     "payment_updates": (["secrets", "apply_bank_update"], ["dynamodb", "secretsmanager"]),
+    "method_not_allowed": ([], []),
 }
+# What the Lambda Python runtime provides beside the package: the AWS SDK and the
+# libraries it needs (the packages leave boto3, botocore, s3transfer and jmespath out).
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 _HANDLER_CHILD = """
 import time
 t0 = time.perf_counter()
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("bench_cold_handler", {path!r})
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module
-spec.loader.exec_module(module)
+import importlib, json, sys
+module = importlib.import_module({module!r})
+module.handler
 t1 = time.perf_counter()
-from shared_kernel.bootstrap import gateway
-app = gateway()
+if {build!r}:  # a function that needs no AWS client never builds the Gateway
+    from shared_kernel.bootstrap import gateway
+    app = gateway()
 for name in {build!r}:
-    if hasattr(type(app), name):
-        getattr(app, name)
+    getattr(app, name)  # a Gateway attribute renamed away fails the child, loudly
 # One read of each table, as the first invocation makes: PynamoDB builds each model's
 # botocore session and client on its first request.
-from uuid import uuid4
-from shared_kernel.domain.errors import PaymentNotFound
+if {tables!r}:
+    from uuid import uuid4
+    from shared_kernel.domain.errors import PaymentNotFound
 for table in {tables!r}:
     if table == "payments":
         try:
@@ -86,10 +105,18 @@ _FLOOR_CHILD = """
 import time
 t0 = time.perf_counter()
 import json, sys
-import boto3
+names = {clients!r}
+if names:
+    from botocore.config import Config
+    from botocore.session import get_session
 t1 = time.perf_counter()
-session = boto3.session.Session(region_name={region!r})
-clients = {{name: session.client(name) for name in {clients!r}}}
+if names:
+    session = get_session()
+    config = Config()
+    clients = {{
+        name: session.create_client(name, region_name={region!r}, config=config)
+        for name in names
+    }}
 for table in {tables!r}:
     clients["dynamodb"].get_item(TableName=table, Key={{"pk": {{"S": "bench"}}}})
 t2 = time.perf_counter()
@@ -168,6 +195,8 @@ def _env(endpoint: str) -> dict[str, str]:
             "BANK_API_KEY_SECRET_ID": "gateway-local/bank-api-key",
             "CALLBACK_SECRET_ID": "gateway-local/bank-callback-secret",
             "API_KEY_PEPPER_SECRET_ID": "gateway-local/api-key-pepper",
+            "CARD_FINGERPRINT_KEY_SECRET_ID": "gateway-local/card-fingerprint-key",
+            "IDEMPOTENCY_TABLE": "gateway-local-idempotency",
             "POWERTOOLS_SERVICE_NAME": "bench",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -175,12 +204,97 @@ def _env(endpoint: str) -> dict[str, str]:
     return env
 
 
-def _run(code: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+@dataclass(frozen=True)
+class Function:
+    """A function of a service template, and where its package was unpacked."""
+
+    service: str
+    name: str  # the bench's name: the handler module's file name
+    module: str  # as Lambda imports it, from the template's `handler`
+    task: Path
+
+
+def template_functions() -> list[tuple[str, str, str]]:
+    """(service, bench name, module) of every function the service templates declare."""
+    from bench.packages import SERVICES
+    from local.cloudformation import load_yaml
+
+    found = []
+    for service in SERVICES:
+        document = load_yaml(ROOT / "services" / service / "serverless.yml")
+        for function in (document.get("functions") or {}).values():
+            module = str(function["handler"]).rsplit(".", 1)[0].replace("/", ".")
+            found.append((service, module.rsplit(".", 1)[1], module))
+    missing = sorted(name for _, name, _ in found if name not in BUILD or name not in TABLES)
+    if missing:
+        raise RuntimeError(f"no cold-start recipe (BUILD, TABLES) for functions {missing}")
+    return found
+
+
+def _read_only(folder: Path) -> None:
+    for path in [*folder.rglob("*"), folder]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _bytecode(folder: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.name == "__pycache__" or p.suffix in {".pyc", ".pyo"}
+    )
+
+
+@contextmanager
+def lambda_layout() -> Iterator[tuple[list[Function], Path]]:
+    """Every service packaged and unpacked read-only, and the runtime's SDK folder; the
+    functions and the SDK folder. Fails if a package ships bytecode."""
+    from bench.packages import package
+
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+        root = Path(tmp)
+        runtime = root / "runtime"
+        runtime.mkdir()
+        for name in RUNTIME_SDK:
+            spec = importlib.util.find_spec(name)
+            assert spec is not None and spec.origin is not None, name
+            origin = Path(spec.origin)
+            source = origin.parent if origin.name == "__init__.py" else origin
+            (runtime / source.name).symlink_to(source)
+        tasks: dict[str, Path] = {}
+        functions = []
+        try:
+            for service, name, module in template_functions():
+                if service not in tasks:
+                    archive = package(service, root / "packages" / service)
+                    tasks[service] = root / "task" / service
+                    with zipfile.ZipFile(archive) as zipped:
+                        zipped.extractall(tasks[service])
+                    shipped = _bytecode(tasks[service])
+                    if shipped:
+                        raise RuntimeError(f"{service}'s package ships bytecode: {shipped[:5]}")
+                    _read_only(tasks[service])
+                functions.append(Function(service, name, module, tasks[service]))
+            yield functions, runtime
+            written = {s: _bytecode(t) for s, t in tasks.items() if _bytecode(t)}
+            if written:
+                raise RuntimeError(f"bytecode was written into the packages: {written}")
+        finally:
+            for task in tasks.values():
+                for path in [task, *task.rglob("*")]:
+                    if not path.is_symlink():
+                        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def _run(
+    code: str, env: dict[str, str], path: list[Path], cwd: Path
+) -> tuple[float, dict[str, Any]]:
+    env = {**env, "PYTHONPATH": os.pathsep.join(str(p) for p in path)}
     started = time.perf_counter()
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code],
+        [sys.executable, "-S", "-B", "-c", code],
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -193,35 +307,50 @@ def _run(code: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
 
 
 def measure(runs: int = 11) -> list[ColdStart]:
-    """Cold start of every handler against its floor, `runs` fresh processes each.
+    """Cold start of every function against its floor, `runs` fresh processes each.
 
-    Round-robin: each round runs every handler and its floor once, so a burst of other
-    work on the machine lands on one round of every handler (which the median drops), not
-    on all the runs of one handler."""
+    Round-robin: each round runs every function and its floor once, so a burst of other
+    work on the machine lands on one round of every function (which the median drops), not
+    on all the runs of one function."""
     with _stub_endpoint() as endpoint:
         return _measure(runs, _env(endpoint))
 
 
 def _measure(runs: int, env: dict[str, str]) -> list[ColdStart]:
-    interpreter: list[float] = []
-    codes: dict[str, tuple[str, str]] = {}
-    for name in HANDLERS:
-        build, clients = BUILD[name]
-        codes[name] = (
-            _HANDLER_CHILD.format(path=str(handler_path(name)), build=build, tables=TABLES[name]),
-            _FLOOR_CHILD.format(region=REGION, clients=clients, tables=TABLES[name]),
-        )
-        for code in codes[name]:
-            _run(code, env)  # warm-up: bytecode caches
-    handler_runs: dict[str, list[tuple[float, dict[str, Any]]]] = {n: [] for n in HANDLERS}
-    floor_runs: dict[str, list[tuple[float, dict[str, Any]]]] = {n: [] for n in HANDLERS}
-    for _ in range(runs):
-        interpreter.append(_run("print('{}')", env)[0])
-        for name, (handler_code, floor_code) in codes.items():
-            handler_runs[name].append(_run(handler_code, env))
-            floor_runs[name].append(_run(floor_code, env))
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    with lambda_layout() as (functions, runtime):
+        empty = runtime.parent / "empty-task"
+        empty.mkdir()
+        # (code, sys.path, cwd) of each side of each function.
+        sides: dict[str, tuple[tuple[str, list[Path], Path], tuple[str, list[Path], Path]]] = {}
+        for f in functions:
+            build, clients = BUILD[f.name]
+            tables = TABLES[f.name]
+            sides[f.name] = (
+                (
+                    _HANDLER_CHILD.format(module=f.module, build=build, tables=tables),
+                    [f.task, runtime],
+                    f.task,
+                ),
+                (
+                    _FLOOR_CHILD.format(region=REGION, clients=clients, tables=tables),
+                    [runtime],
+                    empty,
+                ),
+            )
+            for side in sides[f.name]:
+                _run(side[0], env, side[1], side[2])  # warm-up: the page cache
+        names = list(sides)
+        handler_runs: dict[str, list[tuple[float, dict[str, Any]]]] = {n: [] for n in names}
+        floor_runs: dict[str, list[tuple[float, dict[str, Any]]]] = {n: [] for n in names}
+        interpreter: list[float] = []
+        for _ in range(runs):
+            interpreter.append(_run("print('{}')", env, [runtime], empty)[0])
+            for name, (handler_side, floor_side) in sides.items():
+                handler_runs[name].append(_run(handler_side[0], env, *handler_side[1:]))
+                floor_runs[name].append(_run(floor_side[0], env, *floor_side[1:]))
     results: list[ColdStart] = []
-    for name in HANDLERS:
+    for name in names:
         hr, fr = handler_runs[name], floor_runs[name]
         handler_s = median([wall for wall, _ in hr])
         floor_s = median([wall for wall, _ in fr])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from collections import Counter
 from typing import Any
 
@@ -134,6 +135,8 @@ class Lifecycle:
         self.table = env["PAYMENTS_TABLE"]
         self.layout = payments_layout()
         self.recorder.active = False
+        # Wall time of each invocation, per handler, since the last `take_elapsed`.
+        self.elapsed_ms: dict[str, list[float]] = {}
         self.dynamodb = boto3.session.Session(region_name=env["AWS_REGION"]).client(
             "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"]
         )
@@ -151,12 +154,19 @@ class Lifecycle:
         log_before = os.fstat(sys.stdout.fileno()).st_size
         self.recorder.take()
         self.recorder.active = True
+        started = time.perf_counter()
         try:
             answer = invoke(name, self.handlers[name], event)
         finally:
             self.recorder.active = False
+            self.elapsed_ms.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         sys.stdout.flush()
         return answer, self.recorder.take(), os.fstat(sys.stdout.fileno()).st_size - log_before
+
+    def take_elapsed(self) -> dict[str, list[float]]:
+        """The invocation times recorded so far (milliseconds, per handler); forgets them."""
+        taken, self.elapsed_ms = self.elapsed_ms, {}
+        return taken
 
     def _units(
         self, calls: list[Call], before: dict[str, Any] | None, after: dict[str, Any] | None

@@ -309,6 +309,11 @@ def child(out: Path, invocations: int, batches: int) -> None:
         "cold_authorizer": lifecycle.authorizer_calls(1),
         "cold_lifecycle": lifecycle.run(1, "first invocations"),
     }
+    # The first invocation of each function after its import: its Gateway's clients, the
+    # secrets and data key it fetches, the schemas it compiles (one each, in-process).
+    results["first_invocation_ms"] = {
+        name: times[0] for name, times in lifecycle.take_elapsed().items()
+    }
     floors = Floors(env, merchant_id, key_hash)
     probe = lifecycle.run(3, "probe")["per_step"]
     floors.generate_data_key = probe["submit"].get("kms:GenerateDataKey", 0) >= 0.5
