@@ -392,9 +392,11 @@ class Model:
             "X-Ray traces recorded": traces,
         }
 
-    def fixed(self) -> dict[str, float]:
-        """Monthly costs that do not grow with payments."""
+    def fixed(self, emitted: list[str] | None = None) -> dict[str, float]:
+        """Monthly costs that do not grow with payments; `emitted` names the custom metrics
+        the handlers wrote in the bench run (EMF), each billed as a metric a month."""
         t = self.template
+        custom = max(t.custom_metrics, len(emitted or []))
         hours = self.traffic.monthly([1.0] * len(self.rates)) / 3600
         scheduled: dict[str, float] = {}
         warm = self.measured["warm"]
@@ -421,7 +423,7 @@ class Model:
             * prices.VPC_ENDPOINT_PER_AZ_HOUR,
             **scheduled,
             f"CloudWatch alarms ({t.alarms})": t.alarms * prices.ALARM_PER_MONTH,
-            f"custom metrics alarmed on ({t.custom_metrics})": t.custom_metrics
+            f"custom metrics (EMF, {custom} seen in the bench run)": custom
             * prices.CUSTOM_METRIC_PER_MONTH,
             f"SQS event source idle polls ({SQS_POLLERS} pollers, {SQS_LONG_POLL_S} s)": idle_polls
             * prices.SQS_PER_REQUEST,
@@ -472,7 +474,7 @@ def monthly(measured: dict[str, Any], memory_mb: dict[str, int]) -> dict[str, An
         model = Model(measured, memory_mb, payments, t)
         lines, variable = _priced(model.usage(), payments)
         earlier_lines, earlier_variable = _priced(model.earlier_usage(), payments)
-        fixed = model.fixed()
+        fixed = model.fixed(measured.get("emf_metrics", []))
         fixed_usd = sum(fixed.values())
         total = variable + fixed_usd
         earlier_total = earlier_variable + fixed_usd

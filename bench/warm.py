@@ -489,7 +489,24 @@ def run(log_dir: Path, invocations: int = 200, batches: int = 30) -> dict[str, A
                 timeout=600,
             )
     result: dict[str, Any] = json.loads(out.read_text())
+    result["emf_metrics"] = emf_metrics(log_dir / "warm-handlers.log")
     return result
+
+
+def emf_metrics(log: Path) -> list[str]:
+    """The custom metrics the handlers emitted as Embedded Metric Format lines in `log`:
+    each namespace, metric name and dimension values (CloudWatch bills each such metric)."""
+    found: set[str] = set()
+    for line in log.read_text(errors="replace").splitlines():
+        if '"CloudWatchMetrics"' not in line or not line.startswith("{"):
+            continue
+        record = json.loads(line)
+        for directive in record["_aws"]["CloudWatchMetrics"]:
+            for dimensions in directive["Dimensions"]:
+                values = ",".join(f"{d}={record.get(d)}" for d in dimensions)
+                for metric in directive["Metrics"]:
+                    found.add(f"{directive['Namespace']}/{metric['Name']} [{values}]")
+    return sorted(found)
 
 
 if __name__ == "__main__":
