@@ -497,10 +497,12 @@ def emf_metrics(log: Path) -> list[str]:
     """The custom metrics the handlers emitted as Embedded Metric Format lines in `log`:
     each namespace, metric name and dimension values (CloudWatch bills each such metric)."""
     found: set[str] = set()
+    decoder = json.JSONDecoder()
     for line in log.read_text(errors="replace").splitlines():
         if '"CloudWatchMetrics"' not in line or not line.startswith("{"):
             continue
-        record = json.loads(line)
+        # The first object of the line: the forwarder's threads can run two lines together.
+        record, _ = decoder.raw_decode(line)
         for directive in record["_aws"]["CloudWatchMetrics"]:
             for dimensions in directive["Dimensions"]:
                 values = ",".join(f"{d}={record.get(d)}" for d in dimensions)
