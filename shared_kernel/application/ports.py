@@ -69,7 +69,8 @@ class PaymentRepository(Protocol):
         """Write the payment's changes and `actions` (new or changed actions of this
         payment) in one atomic write, if nobody else wrote the payment since it was read
         (else raises ConcurrentUpdate and writes nothing); bumps `payment.version` and each
-        action's `version`. Raises PaymentNotFound if the payment was never added."""
+        action's `version`. Raises PaymentNotFound if the payment was never added,
+        ValueError (nothing written) for an action of another payment."""
 
     def get_action(self, payment_id: UUID, action_id: UUID) -> PaymentAction:
         """The action of the payment with this id; raises PaymentNotFound or ActionNotFound."""

@@ -279,6 +279,21 @@ def test_a_stale_save_writes_neither_the_reservation_nor_the_action(
     assert [] == list(repository.actions(payment.id))
 
 
+def test_an_action_of_another_payment_is_refused_and_nothing_is_written(
+    repository: PaymentRepository,
+) -> None:
+    """Saving a payment with another payment's action raises ValueError; neither payment
+    changes and the action is stored nowhere."""
+    payment, refund = a_refund(repository, 300)
+    other = stored_payment(repository, PAID)
+
+    with pytest.raises(ValueError):
+        repository.save(other, [refund])
+
+    assert (0, 1) == (repository.get(payment.id).refund_count, repository.get(other.id).version)
+    assert ([], []) == (list(repository.actions(payment.id)), list(repository.actions(other.id)))
+
+
 def test_settling_an_action_writes_its_end_and_its_effect_together(
     repository: PaymentRepository,
 ) -> None:

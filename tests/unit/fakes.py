@@ -78,7 +78,10 @@ class InMemoryPaymentRepository:
 
     def save(self, payment: PaymentRequest, actions: Sequence[PaymentAction] = ()) -> None:
         """Conditional write on `version` of the payment and its `actions`; bumps the
-        versions on the caller's objects and the copies."""
+        versions on the caller's objects and the copies; ValueError for an action of
+        another payment."""
+        if any(action.payment_id != payment.id for action in actions):
+            raise ValueError("an action is saved only with its own payment")
         self._run_interleaved_writer(payment.id)
         stored = self.items.get(payment.id)
         if stored is None:

@@ -223,8 +223,11 @@ class DynamoPaymentRepository:
 
         Raises ConcurrentUpdate when someone else wrote first (nothing is written, neither
         the payment nor any action), PaymentNotFound if the payment was never added.
-        Attributes that became None are REMOVEd from the item.
+        Attributes that became None are REMOVEd from the item. ValueError (nothing
+        written) for an action of another payment.
         """
+        if any(action.payment_id != payment.id for action in actions):
+            raise ValueError("an action is saved only with its own payment")
         condition = PaymentModel.version == payment.version
         if actions:
             # Setting `actions.<id>` needs the map; an item written before actions lacks it.
