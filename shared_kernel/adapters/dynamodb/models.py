@@ -114,8 +114,9 @@ class ActionsAttribute(Attribute[dict[str, ActionRecord]]):
     """A payment's actions: a map from action id to its `ActionRecord`.
 
     A map rather than a list so that an action is updated in place at `actions.<id>`
-    without knowing its position. At most 50 refunds and one capture or void per
-    authorisation, a few hundred bytes each: far under DynamoDB's 400 KB item limit.
+    without knowing its position. About 0.22 KB each; at most 50 refunds and, one at a
+    time, a capture or void: about 12 KB, far under DynamoDB's 400 KB item limit (failed
+    captures and voids are not capped yet: docs/tables.md).
     """
 
     attr_type = MAP
