@@ -6,12 +6,13 @@ them in memory. bootstrap.py picks which.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from shared_kernel.domain.action import PaymentAction
 from shared_kernel.domain.card import CardSecrets, Expiry, SealedCard
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import Outcome, PaymentRequest
@@ -64,9 +65,19 @@ class PaymentRepository(Protocol):
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id; raises PaymentNotFound."""
 
-    def save(self, payment: PaymentRequest) -> None:
-        """Write changes if nobody else did since it was read (raises ConcurrentUpdate);
-        bumps `payment.version`."""
+    def save(self, payment: PaymentRequest, actions: Sequence[PaymentAction] = ()) -> None:
+        """Write the payment's changes and `actions` (new or changed actions of this
+        payment) in one atomic write, if nobody else wrote the payment since it was read
+        (else raises ConcurrentUpdate and writes nothing); bumps `payment.version` and each
+        action's `version`. Raises PaymentNotFound if the payment was never added,
+        ValueError (nothing written) for an action of another payment."""
+
+    def get_action(self, payment_id: UUID, action_id: UUID) -> PaymentAction:
+        """The action of the payment with this id; raises PaymentNotFound or ActionNotFound."""
+
+    def actions(self, payment_id: UUID) -> Sequence[PaymentAction]:
+        """Every action of the payment, oldest first (created_at, then id); raises
+        PaymentNotFound."""
 
     def open_payments(self, due_at: datetime, limit: int) -> Iterable[PaymentRequest]:
         """At most `limit` open payments whose next check is due at `due_at` (its

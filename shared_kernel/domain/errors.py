@@ -33,6 +33,10 @@ class PaymentNotFound(DomainError):
     """No payment with this id exists for this merchant."""
 
 
+class ActionNotFound(DomainError):
+    """No capture, void or refund with this id exists for this payment."""
+
+
 class InvalidTransition(DomainError):
     """The requested status change would leave a final state or move backwards."""
 

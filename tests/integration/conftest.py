@@ -168,6 +168,18 @@ def create_table_from_definition(client: Any, resource: dict[str, Any], name: st
     create_table(client, resource["Properties"], name)
 
 
+def serialised_table(
+    endpoint: str, aws_client: ClientFactory, logical_id: str, prefix: str
+) -> tuple[DynamoTables, str]:
+    """A fresh table made from the template's `logical_id` on the serialising emulator at
+    `endpoint` (fixture `serialising_endpoint`): a connection to it, and its name."""
+    name = unique(prefix)
+    create_table_from_definition(
+        aws_client("dynamodb", endpoint_url=endpoint), table_definitions()[logical_id], name
+    )
+    return DynamoTables(REGION, endpoint), name
+
+
 @dataclass(frozen=True)
 class Tables:
     """The names of one test's tables, one per table of the resources template, and the

@@ -25,6 +25,7 @@ from .conftest import (
     REGION,
     ClientFactory,
     create_table_from_definition,
+    serialised_table,
     table_definitions,
     unique,
 )
@@ -135,13 +136,10 @@ def expected_hash(secret: bytes, canonical_json: bytes) -> str:
 @pytest.fixture
 def raced_store(serialising_endpoint: str, aws_client: ClientFactory) -> DynamoIdempotencyStore:
     """The adapter on a fresh table of the serialising emulator (local/emulator.py)."""
-    name = unique("idempotency")
-    create_table_from_definition(
-        aws_client("dynamodb", endpoint_url=serialising_endpoint),
-        table_definitions()["IdempotencyTable"],
-        name,
+    connection, name = serialised_table(
+        serialising_endpoint, aws_client, "IdempotencyTable", "idempotency"
     )
-    return DynamoIdempotencyStore(DynamoTables(REGION, serialising_endpoint), name)
+    return DynamoIdempotencyStore(connection, name)
 
 
 def test_concurrent_claims_run_the_submission_once(raced_store: DynamoIdempotencyStore) -> None:

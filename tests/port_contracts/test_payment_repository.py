@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID, uuid4
 
 import pytest
 
 from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
 from shared_kernel.application.ports import PaymentRepository
-from shared_kernel.domain.errors import PaymentNotFound
+from shared_kernel.domain.action import ActionFailureReason, ActionStatus, PaymentAction
+from shared_kernel.domain.errors import ActionNotFound, PaymentNotFound
 from shared_kernel.domain.money import Money
-from shared_kernel.domain.payment import DeclineReason, Outcome, PaymentStatus
+from shared_kernel.domain.money_movements import (
+    request_capture,
+    request_refund,
+    request_void,
+    settle_action,
+)
+from shared_kernel.domain.payment import (
+    CaptureMethod,
+    DeclineReason,
+    Outcome,
+    PaymentRequest,
+    PaymentStatus,
+)
 from tests.integration.test_dynamodb_payments import ACCEPTED_AT, LATER, a_payment
 from tests.unit.fakes import InMemoryPaymentRepository
 
 from .conftest import BOTH, FAKE, moto_tables
 
 PAID = Outcome(PaymentStatus.SUCCEEDED)
+AUTHORIZED = Outcome(PaymentStatus.AUTHORIZED)
 DECLINED = Outcome(PaymentStatus.DECLINED, DeclineReason.DO_NOT_HONOR)
 
 
@@ -189,3 +204,158 @@ def test_open_payments_reads_each_payment_when_it_is_yielded(
     repository.save(second)
 
     assert (first, second) == (yielded_first, next(listing))
+
+
+def stored_payment(
+    repository: PaymentRepository, outcome: Outcome, **changes: object
+) -> PaymentRequest:
+    """A payment added, then saved with the bank's `outcome`, as read back."""
+    payment = a_payment(**changes)
+    repository.add(payment)
+    payment.apply(outcome, LATER)
+    repository.save(payment)
+    return repository.get(payment.id)
+
+
+def a_refund(
+    repository: PaymentRepository, amount: int, seconds: int = 2
+) -> tuple[PaymentRequest, PaymentAction]:
+    """A succeeded payment of 1050 and a refund of `amount` requested (not yet saved)."""
+    payment = stored_payment(repository, PAID)
+    at = ACCEPTED_AT + timedelta(seconds=seconds)
+    return payment, request_refund(payment, amount, None, at, action_id=uuid4()).action
+
+
+def test_the_manual_capture_fields_round_trip(repository: PaymentRepository) -> None:
+    """A manual payment with a pending capture reads back with its capture method, expiry
+    and reserved slot."""
+    payment = stored_payment(repository, AUTHORIZED, capture_method=CaptureMethod.MANUAL)
+    action = request_capture(payment, 600, LATER, action_id=uuid4()).action
+
+    repository.save(payment, [action])
+
+    stored = repository.get(payment.id)
+    assert payment == stored
+    assert (CaptureMethod.MANUAL, LATER + timedelta(days=7), action.id) == (
+        stored.capture_method,
+        stored.capture_before,
+        stored.pending_action_id,
+    )
+
+
+def test_an_action_saved_with_its_reservation_reads_back_equal(
+    repository: PaymentRepository,
+) -> None:
+    """save(payment, [action]) stores both: the action reads back equal at version 1, and
+    the payment holds its reservation."""
+    payment, refund = a_refund(repository, 300)
+
+    repository.save(payment, [refund])
+
+    stored = repository.get(payment.id)
+    assert (refund, 1) == (repository.get_action(payment.id, refund.id), refund.version)
+    assert ([refund], 300, 1) == (
+        list(repository.actions(payment.id)),
+        stored.amount_refund_pending,
+        stored.refund_count,
+    )
+
+
+def test_a_stale_save_writes_neither_the_reservation_nor_the_action(
+    repository: PaymentRepository,
+) -> None:
+    """A refund reserved on a stale read raises ConcurrentUpdate: the payment keeps the other
+    writer's state and the action does not exist."""
+    payment, refund = a_refund(repository, 300)
+    theirs = repository.get(payment.id)
+    repository.save(theirs)
+
+    with pytest.raises(ConcurrentUpdate):
+        repository.save(payment, [refund])
+
+    assert (theirs, 0) == (repository.get(payment.id), refund.version)
+    with pytest.raises(ActionNotFound):
+        repository.get_action(payment.id, refund.id)
+    assert [] == list(repository.actions(payment.id))
+
+
+def test_an_action_of_another_payment_is_refused_and_nothing_is_written(
+    repository: PaymentRepository,
+) -> None:
+    """Saving a payment with another payment's action raises ValueError; neither payment
+    changes and the action is stored nowhere."""
+    payment, refund = a_refund(repository, 300)
+    other = stored_payment(repository, PAID)
+
+    with pytest.raises(ValueError):
+        repository.save(other, [refund])
+
+    assert (0, 1) == (repository.get(payment.id).refund_count, repository.get(other.id).version)
+    assert ([], []) == (list(repository.actions(payment.id)), list(repository.actions(other.id)))
+
+
+def test_settling_an_action_writes_its_end_and_its_effect_together(
+    repository: PaymentRepository,
+) -> None:
+    """A refund ended succeeded is saved with its payment: the action is final and the
+    payment's pending amount became refunded."""
+    payment, refund = a_refund(repository, 300)
+    repository.save(payment, [refund])
+    payment, refund = repository.get(payment.id), repository.get_action(payment.id, refund.id)
+
+    settle_action(payment, refund, True, ACCEPTED_AT + timedelta(seconds=9))
+    repository.save(payment, [refund])
+
+    stored = repository.get(payment.id)
+    assert (ActionStatus.SUCCEEDED, 2) == (
+        repository.get_action(payment.id, refund.id).status,
+        refund.version,
+    )
+    assert (0, 300, 750) == (
+        stored.amount_refund_pending,
+        stored.amount_refunded,
+        stored.amount_refundable,
+    )
+
+
+def test_actions_are_listed_oldest_first_then_by_id(repository: PaymentRepository) -> None:
+    """Actions come back by created_at, and by id among those created at the same moment,
+    whatever order they were saved in; a failed one keeps its reason."""
+    payment = stored_payment(repository, PAID)
+    at = ACCEPTED_AT + timedelta(seconds=5)
+    earlier = ACCEPTED_AT + timedelta(seconds=3)
+    ids = [UUID(int=3), UUID(int=1), UUID(int=2)]
+    refunds = [request_refund(payment, 100, None, at, action_id=i).action for i in ids]
+    first = request_refund(payment, 100, None, earlier, action_id=UUID(int=9)).action
+    repository.save(payment, [*refunds, first])
+    settle_action(payment, first, False, at, ActionFailureReason.REJECTED_BY_BANK)
+    repository.save(payment, [first])
+
+    listed = list(repository.actions(payment.id))
+
+    assert [UUID(int=9), UUID(int=1), UUID(int=2), UUID(int=3)] == [a.id for a in listed]
+    assert ActionFailureReason.REJECTED_BY_BANK == listed[0].failure_reason
+
+
+def test_a_void_reads_back_with_its_cancellation_reason(repository: PaymentRepository) -> None:
+    """A void action round-trips with its cancellation reason and the authorised amount."""
+    payment = stored_payment(repository, AUTHORIZED, capture_method=CaptureMethod.MANUAL)
+    void = request_void(payment, LATER, action_id=uuid4()).action
+
+    repository.save(payment, [void])
+
+    assert void == repository.get_action(payment.id, void.id)
+
+
+def test_unknown_actions_and_payments_are_not_found(repository: PaymentRepository) -> None:
+    """get_action of an unknown action raises ActionNotFound; of an unknown payment, and
+    actions of one, PaymentNotFound; a payment without actions lists none."""
+    payment = stored_payment(repository, PAID)
+
+    with pytest.raises(ActionNotFound):
+        repository.get_action(payment.id, uuid4())
+    with pytest.raises(PaymentNotFound):
+        repository.get_action(uuid4(), uuid4())
+    with pytest.raises(PaymentNotFound):
+        repository.actions(uuid4())
+    assert [] == list(repository.actions(payment.id))

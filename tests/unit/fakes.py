@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,8 +33,9 @@ from shared_kernel.application.ports import (
 )
 from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
 from shared_kernel.application.submit_payment import SubmitPayment
+from shared_kernel.domain.action import PaymentAction
 from shared_kernel.domain.card import CardSecrets, SealedCard
-from shared_kernel.domain.errors import PaymentNotFound
+from shared_kernel.domain.errors import ActionNotFound, PaymentNotFound
 from shared_kernel.domain.payment import PaymentRequest
 
 if TYPE_CHECKING:
@@ -52,10 +53,12 @@ if TYPE_CHECKING:
 
 
 class InMemoryPaymentRepository:
-    """Payments in a dict, stored as copies, with optimistic concurrency on `version`."""
+    """Payments in a dict, stored as copies, with optimistic concurrency on `version`; each
+    payment's actions in a dict by id, written with it."""
 
     def __init__(self) -> None:
         self.items: dict[UUID, PaymentRequest] = {}
+        self.stored_actions: dict[UUID, dict[UUID, PaymentAction]] = {}
         self.saves = 0
         self._interleaved: deque[Callable[[PaymentRequest], object]] = deque()
 
@@ -64,6 +67,7 @@ class InMemoryPaymentRepository:
         if payment.id in self.items:
             raise DuplicatePayment(str(payment.id))
         self.items[payment.id] = payment.copy()
+        self.stored_actions[payment.id] = {}
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """A copy of the stored payment; raises PaymentNotFound."""
@@ -72,8 +76,12 @@ class InMemoryPaymentRepository:
         except KeyError:
             raise PaymentNotFound(str(payment_id)) from None
 
-    def save(self, payment: PaymentRequest) -> None:
-        """Conditional write on `version`; bumps it on the caller's object and the copy."""
+    def save(self, payment: PaymentRequest, actions: Sequence[PaymentAction] = ()) -> None:
+        """Conditional write on `version` of the payment and its `actions`; bumps the
+        versions on the caller's objects and the copies; ValueError for an action of
+        another payment."""
+        if any(action.payment_id != payment.id for action in actions):
+            raise ValueError("an action is saved only with its own payment")
         self._run_interleaved_writer(payment.id)
         stored = self.items.get(payment.id)
         if stored is None:
@@ -82,7 +90,24 @@ class InMemoryPaymentRepository:
             raise ConcurrentUpdate(str(payment.id))
         payment.version += 1
         self.items[payment.id] = payment.copy()
+        for action in actions:
+            action.version += 1
+            self.stored_actions.setdefault(payment.id, {})[action.id] = action.copy()
         self.saves += 1
+
+    def get_action(self, payment_id: UUID, action_id: UUID) -> PaymentAction:
+        """A copy of the stored action; raises PaymentNotFound or ActionNotFound."""
+        self.get(payment_id)
+        try:
+            return self.stored_actions.get(payment_id, {})[action_id].copy()
+        except KeyError:
+            raise ActionNotFound(str(action_id)) from None
+
+    def actions(self, payment_id: UUID) -> list[PaymentAction]:
+        """Copies of the payment's stored actions, oldest first (created_at, then id)."""
+        self.get(payment_id)
+        found = self.stored_actions.get(payment_id, {}).values()
+        return [a.copy() for a in sorted(found, key=lambda a: (a.created_at, str(a.id)))]
 
     def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
         """The open payments whose next check is not after `due_at`, earliest due first, at

@@ -7,6 +7,9 @@ their composition root's connection with the table names it was given (see `tabl
 The tables themselves are created by CloudFormation (docs/tables.md holds their definitions,
 which the integration tests create from).
 
+A payment's captures, voids and refunds live inside its item (`PaymentModel.actions`, a map
+keyed by action id), so that reserving an action and recording it are one conditional write.
+
 The merchants table holds two item types under one generic string hash key `pk`, told apart
 by a prefix: `merchant#<uuid>` (a merchant) and `apikey#<keyed hash>` (one of its API keys).
 """
@@ -19,11 +22,12 @@ from typing import Any
 from pynamodb.attributes import (
     Attribute,
     BinaryAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.constants import STRING
+from pynamodb.constants import MAP, STRING
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -76,6 +80,58 @@ class PrefixedKeyAttribute(Attribute[str]):
         if not value.startswith(self.prefix):
             raise ValueError(f"key does not start with {self.prefix!r}")
         return value[len(self.prefix) :]
+
+
+class ActionRecord(MapAttribute[str, Any]):
+    """One capture, void or refund, stored inside its payment's item (its payment and
+    merchant ids are the item's)."""
+
+    action_id = UnicodeAttribute()
+    kind = UnicodeAttribute(attr_name="type")
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+    cancellation_reason = UnicodeAttribute(null=True)
+    created_at = TimestampAttribute()
+    updated_at = TimestampAttribute()
+    version = NumberAttribute()
+
+
+# Serialises and parses one record (a typed MapAttribute is also its own serializer).
+# PynamoDB's MapAttribute.__init__ and deserialize are untyped; --strict reports calling them.
+_RECORD = ActionRecord()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+def serialize_action(record: ActionRecord) -> dict[str, Any]:
+    """The stored form of one record, typed (`{"M": {...}}`), as an update sets it at
+    `actions.<id>`."""
+    return {MAP: _RECORD.serialize(record)}
+
+
+class ActionsAttribute(Attribute[dict[str, ActionRecord]]):
+    """A payment's actions: a map from action id to its `ActionRecord`.
+
+    A map rather than a list so that an action is updated in place at `actions.<id>`
+    without knowing its position. About 0.22 KB each; at most 50 refunds and, one at a
+    time, a capture or void: about 12 KB, far under DynamoDB's 400 KB item limit (failed
+    captures and voids are not capped yet: docs/tables.md).
+    """
+
+    attr_type = MAP
+
+    def serialize(self, value: dict[str, ActionRecord]) -> dict[str, Any]:
+        return {key: serialize_action(record) for key, record in value.items()}
+
+    def deserialize(self, value: dict[str, Any]) -> dict[str, ActionRecord]:
+        records: dict[str, ActionRecord] = {}
+        for key, stored in value.items():
+            record: ActionRecord = _RECORD.deserialize(  # type: ignore[no-untyped-call,unused-ignore]
+                stored[MAP]
+            )
+            records[key] = record
+        return records
 
 
 # PynamoDB's Index.__init_subclass__ is untyped; --strict reports calling it.
@@ -138,6 +194,18 @@ class PaymentModel(Model):
     # without progress) and, while the payment is open, when it should next look at it.
     reconcile_attempts = NumberAttribute(null=True)
     next_check_at = TimestampAttribute(null=True)
+    # Manual capture and money movements (SPEC §8). Null so that an item written before
+    # they existed reads as an automatic payment with nothing captured, refunded or pending.
+    capture_method = UnicodeAttribute(null=True)
+    amount_captured = NumberAttribute(null=True)
+    amount_refunded = NumberAttribute(null=True)
+    capture_before = TimestampAttribute(null=True)
+    cancellation_reason = UnicodeAttribute(null=True)
+    pending_action_id = UnicodeAttribute(null=True)
+    amount_refund_pending = NumberAttribute(null=True)
+    refund_count = NumberAttribute(null=True)
+    # The payment's actions by id; `add` writes an empty map, an older item has none.
+    actions = ActionsAttribute(null=True)
 
     open_payments = OpenPaymentsIndex()
 

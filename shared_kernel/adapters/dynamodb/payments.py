@@ -5,27 +5,48 @@ still has the version that was read (optimistic locking), and removes every attr
 became empty (the sealed card once the bank has the payment, `open_shard` and
 `next_check_at` once it is final: that takes it out of the reconciler's index).
 
+A payment's captures, voids and refunds are stored inside its item (`actions`, a map by
+action id): `save(payment, actions)` writes the payment and those actions in ONE conditional
+UpdateItem, so an action's reservation on the payment and the action's own record are never
+apart (see docs/money-movements.md, "Storage").
+
 `save` writes every mutable attribute: DynamoDB bills an UpdateItem by the size of the item,
 not by the attributes it sets, so naming fewer would save nothing; nothing is asked back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from uuid import UUID
 
 from pynamodb.constants import STRING
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from shared_kernel.adapters.dynamodb.models import OPEN_PAYMENTS_INDEX, OPEN_SHARD, PaymentModel
+from shared_kernel.adapters.dynamodb.models import (
+    OPEN_PAYMENTS_INDEX,
+    OPEN_SHARD,
+    ActionRecord,
+    PaymentModel,
+    serialize_action,
+)
 from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
+from shared_kernel.domain.action import (
+    ActionFailureReason,
+    ActionStatus,
+    ActionType,
+    PaymentAction,
+    RefundReason,
+)
 from shared_kernel.domain.card import CardSummary, Expiry, SealedCard
-from shared_kernel.domain.errors import PaymentNotFound
+from shared_kernel.domain.errors import ActionNotFound, PaymentNotFound
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import (
+    CancellationReason,
+    CaptureMethod,
     DeclineReason,
     FailureReason,
     PaymentRequest,
@@ -45,6 +66,13 @@ MUTABLE_ATTRIBUTES = (
     "updated_at",
     "reconcile_attempts",
     "next_check_at",
+    "amount_captured",
+    "amount_refunded",
+    "capture_before",
+    "cancellation_reason",
+    "pending_action_id",
+    "amount_refund_pending",
+    "refund_count",
 )
 
 
@@ -73,6 +101,15 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         version=payment.version,
         reconcile_attempts=payment.reconcile_attempts or None,
         next_check_at=payment.next_check_at,
+        capture_method=payment.capture_method.value,
+        amount_captured=payment.amount_captured,
+        amount_refunded=payment.amount_refunded,
+        capture_before=payment.capture_before,
+        cancellation_reason=_value_or_none(payment.cancellation_reason),
+        pending_action_id=_str_or_none(payment.pending_action_id),
+        amount_refund_pending=payment.amount_refund_pending,
+        refund_count=payment.refund_count,
+        actions={},
     )
 
 
@@ -100,6 +137,60 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
         version=int(item.version),
         reconcile_attempts=int(item.reconcile_attempts or 0),
         next_check_at=item.next_check_at,
+        capture_method=CaptureMethod(item.capture_method or CaptureMethod.AUTOMATIC),
+        amount_captured=int(item.amount_captured or 0),
+        amount_refunded=int(item.amount_refunded or 0),
+        capture_before=item.capture_before,
+        cancellation_reason=(
+            None
+            if item.cancellation_reason is None
+            else CancellationReason(item.cancellation_reason)
+        ),
+        pending_action_id=None if item.pending_action_id is None else UUID(item.pending_action_id),
+        amount_refund_pending=int(item.amount_refund_pending or 0),
+        refund_count=int(item.refund_count or 0),
+    )
+
+
+def action_to_record(action: PaymentAction) -> ActionRecord:
+    """The stored record of an action, at the version it was read at."""
+    # PynamoDB's MapAttribute.__init__ is untyped; --strict reports calling it.
+    return ActionRecord(  # type: ignore[no-untyped-call,unused-ignore]
+        action_id=str(action.id),
+        kind=action.type.value,
+        amount=action.money.amount,
+        currency=action.money.currency,
+        status=action.status.value,
+        reason=_value_or_none(action.reason),
+        failure_reason=_value_or_none(action.failure_reason),
+        cancellation_reason=_value_or_none(action.cancellation_reason),
+        created_at=action.created_at,
+        updated_at=action.updated_at,
+        version=action.version,
+    )
+
+
+def record_to_action(item: PaymentModel, record: ActionRecord) -> PaymentAction:
+    """The action a record of the payment item `item` holds."""
+    return PaymentAction(
+        id=UUID(record.action_id),
+        payment_id=UUID(item.payment_id),
+        merchant_id=UUID(item.merchant_id),
+        type=ActionType(record.kind),
+        money=Money(int(record.amount), record.currency),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        status=ActionStatus(record.status),
+        reason=None if record.reason is None else RefundReason(record.reason),
+        failure_reason=(
+            None if record.failure_reason is None else ActionFailureReason(record.failure_reason)
+        ),
+        cancellation_reason=(
+            None
+            if record.cancellation_reason is None
+            else CancellationReason(record.cancellation_reason)
+        ),
+        version=int(record.version),
     )
 
 
@@ -123,36 +214,95 @@ class DynamoPaymentRepository:
 
     def get(self, payment_id: UUID) -> PaymentRequest:
         """The payment with this id (strongly consistent read); raises PaymentNotFound."""
-        item = self._table.get(str(payment_id))
-        if item is None:
-            raise PaymentNotFound(str(payment_id))
-        return to_domain(item)
+        return to_domain(self._read(payment_id))
 
-    def save(self, payment: PaymentRequest) -> None:
-        """Write the mutable attributes (UpdateItem if version = payment.version), then bump
-        the version.
+    def save(self, payment: PaymentRequest, actions: Sequence[PaymentAction] = ()) -> None:
+        """Write the mutable attributes and `actions` (new or changed, each at
+        `actions.<id>`) in one UpdateItem if version = payment.version, then bump the
+        version of the payment and of each action.
 
-        Raises ConcurrentUpdate when someone else wrote first, PaymentNotFound if the
-        payment was never added. Attributes that became None are REMOVEd from the item.
+        Raises ConcurrentUpdate when someone else wrote first (nothing is written, neither
+        the payment nor any action), PaymentNotFound if the payment was never added.
+        Attributes that became None are REMOVEd from the item. ValueError (nothing
+        written) for an action of another payment.
         """
-        item = to_item(payment)
-        attributes = PaymentModel.get_attributes()
-        actions: list[Action] = [PaymentModel.version.add(1)]
-        for name in MUTABLE_ATTRIBUTES:
-            value = getattr(item, name)
-            attribute = attributes[name]
-            actions.append(attribute.remove() if value is None else attribute.set(value))
+        if any(action.payment_id != payment.id for action in actions):
+            raise ValueError("an action is saved only with its own payment")
+        condition = PaymentModel.version == payment.version
+        if actions:
+            # Setting `actions.<id>` needs the map; an item written before actions lacks it.
+            condition &= PaymentModel.actions.exists()
         try:
-            self._table.update(
-                str(payment.id), actions, condition=PaymentModel.version == payment.version
-            )
+            self._update(payment, actions, condition, whole_map=False)
         except UpdateError as error:
             if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
                 raise
-            # Rare path: one more read tells a lost race from a payment that is not there.
-            self.get(payment.id)
-            raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
+            # Rare path: one more read tells a lost race from a payment that is not there,
+            # or from an item written before actions existed (no `actions` map to set in).
+            item = self._read(payment.id)
+            if not actions or item.actions is not None or int(item.version) != payment.version:
+                raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
+            self._add_first_actions(payment, actions)
         payment.version += 1
+        for action in actions:
+            action.version += 1
+
+    def get_action(self, payment_id: UUID, action_id: UUID) -> PaymentAction:
+        """The action `action_id` of the payment (strongly consistent read); raises
+        PaymentNotFound or ActionNotFound."""
+        item = self._read(payment_id)
+        record = (item.actions or {}).get(str(action_id))
+        if record is None:
+            raise ActionNotFound(f"payment {payment_id} has no action {action_id}")
+        return record_to_action(item, record)
+
+    def actions(self, payment_id: UUID) -> list[PaymentAction]:
+        """Every action of the payment, oldest first (created_at, then id); raises
+        PaymentNotFound."""
+        item = self._read(payment_id)
+        found = [record_to_action(item, record) for record in (item.actions or {}).values()]
+        return sorted(found, key=lambda action: (action.created_at, str(action.id)))
+
+    def _read(self, payment_id: UUID) -> PaymentModel:
+        item = self._table.get(str(payment_id))
+        if item is None:
+            raise PaymentNotFound(str(payment_id))
+        return item
+
+    def _add_first_actions(self, payment: PaymentRequest, actions: Sequence[PaymentAction]) -> None:
+        # The item has no `actions` map yet: set the whole map, if it still has none.
+        condition = PaymentModel.version == payment.version
+        condition &= PaymentModel.actions.does_not_exist()
+        try:
+            self._update(payment, actions, condition, whole_map=True)
+        except UpdateError as error:
+            if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
+                raise
+            raise ConcurrentUpdate(f"payment {payment.id} changed since it was read") from error
+
+    def _update(
+        self,
+        payment: PaymentRequest,
+        actions: Sequence[PaymentAction],
+        condition: Condition,
+        *,
+        whole_map: bool,
+    ) -> None:
+        item = to_item(payment)
+        attributes = PaymentModel.get_attributes()
+        updates: list[Action] = [PaymentModel.version.add(1)]
+        for name in MUTABLE_ATTRIBUTES:
+            value = getattr(item, name)
+            attribute = attributes[name]
+            updates.append(attribute.remove() if value is None else attribute.set(value))
+        if whole_map:
+            records = {str(a.id): _stored_record(a) for a in actions}
+            updates.append(PaymentModel.actions.set(records))
+        else:
+            for action in actions:
+                path = PaymentModel.actions[str(action.id)]
+                updates.append(path.set(serialize_action(_stored_record(action))))
+        self._table.update(str(payment.id), updates, condition=condition)
 
     def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
         """Open payments whose next check is due at `due_at`, earliest first, at most `limit`.
@@ -173,5 +323,23 @@ class DynamoPaymentRepository:
                 continue
 
 
-def _value_or_none(value: DeclineReason | FailureReason | None) -> str | None:
+def _stored_record(action: PaymentAction) -> ActionRecord:
+    # What the write leaves stored: the action at its next version.
+    record = action_to_record(action)
+    record.version = action.version + 1
+    return record
+
+
+def _str_or_none(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _value_or_none(
+    value: DeclineReason
+    | FailureReason
+    | CancellationReason
+    | RefundReason
+    | ActionFailureReason
+    | None,
+) -> str | None:
     return None if value is None else value.value
