@@ -258,7 +258,7 @@ def _rfc3339(text: str) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(text.upper()).astimezone(UTC)
-    except ValueError:  # a month 13, a 25th hour...
+    except (ValueError, OverflowError):  # a month 13; year 1 east of UTC...
         return None
 
 

@@ -181,7 +181,7 @@ def test_created_bounds_are_whole_seconds_at_or_after_gte_and_before_lt(
     repository: DynamoPaymentRepository, stored: Callable[..., list[PaymentRequest]]
 ) -> None:
     """created_gte keeps the second it names, created_lt drops it; a bound inside a second
-    compares that second as the resource shows it (whole seconds)."""
+    compares that second as the resource shows it (whole seconds), up to the last instant."""
     payments = stored(*[SECOND + timedelta(seconds=i, microseconds=500) for i in range(5)])
     use_case = ListPayments(repository)
 
@@ -195,6 +195,8 @@ def test_created_bounds_are_whole_seconds_at_or_after_gte_and_before_lt(
     assert newest_first(payments[2:]) == listed(SECOND + timedelta(seconds=1, microseconds=1), None)
     assert newest_first(payments[:4]) == listed(None, SECOND + timedelta(seconds=3, microseconds=1))
     assert [] == listed(SECOND + timedelta(seconds=4), SECOND + timedelta(seconds=2))
+    last_instant = datetime(9999, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    assert ([], newest_first(payments)) == (listed(last_instant, None), listed(None, last_instant))
 
 
 def test_a_cursor_that_no_longer_matches_the_filters_is_still_a_position(

@@ -79,6 +79,7 @@ def test_every_parameter_is_parsed_into_one_listing() -> None:
         ({"created_gte": "2026-11-26T10:00:00"}, "created_gte"),
         ({"created_lt": "2026-13-01T00:00:00Z"}, "created_lt"),
         ({"created_lt": "yesterday"}, "created_lt"),
+        ({"created_lt": "0001-01-01T00:30:00+01:00"}, "created_lt"),
     ],
 )
 def test_a_bad_parameter_is_a_validation_error_naming_it(query: dict[str, str], field: str) -> None:

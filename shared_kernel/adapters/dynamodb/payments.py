@@ -212,14 +212,8 @@ class DynamoPaymentRepository:
         elif filters.status is not None:
             index, hash_key = PAYMENTS_BY_STATUS_INDEX, f"{hash_key}#{filters.status.value}"
         # BETWEEN is inclusive; a created bound is a bare second, which no key equals.
-        lower = (
-            LOWEST_KEY
-            if filters.created_gte is None
-            else created_second(_ceil(filters.created_gte))
-        )
-        upper = (
-            HIGHEST_KEY if filters.created_lt is None else created_second(_ceil(filters.created_lt))
-        )
+        lower = LOWEST_KEY if filters.created_gte is None else _bound(filters.created_gte)
+        upper = HIGHEST_KEY if filters.created_lt is None else _bound(filters.created_lt)
         skipped = None
         if query.after is not None:
             skipped = created_key(query.after.created_second, str(query.after.payment_id))
@@ -245,10 +239,14 @@ class DynamoPaymentRepository:
         return PaymentPage(page, len(payments) > query.limit)
 
 
-def _ceil(moment: datetime) -> datetime:
-    """The first whole second at or after `moment`."""
+def _bound(moment: datetime) -> str:
+    """A created bound as a key bound: the first whole second at or after `moment`, bare (it
+    sorts before every key of that second); past the last second of year 9999, after all."""
     whole = moment.replace(microsecond=0)
-    return whole if whole == moment else whole + timedelta(seconds=1)
+    try:
+        return created_second(whole if whole == moment else whole + timedelta(seconds=1))
+    except OverflowError:
+        return HIGHEST_KEY
 
 
 def _value_or_none(value: DeclineReason | FailureReason | None) -> str | None:
