@@ -28,6 +28,7 @@ DROPPED_KEYS = frozenset({"$schema", "$id", "x-error-message"})
 ROOT_FILES = (
     "submit-payment-request.schema.json",
     "payment-resource.schema.json",
+    "payment-list.schema.json",
     "error.schema.json",
 )
 JSON = "application/json"
@@ -38,7 +39,7 @@ LOCATION_EXAMPLE = (
 API_DESCRIPTION = """\
 The merchant side of the payment gateway. A merchant submits a card payment; the gateway \
 validates it, stores it durably, answers `201` at once and forwards it to the acquiring bank \
-asynchronously. The merchant reads the payment's status at any time.
+asynchronously. The merchant reads the payment's status at any time and lists its payments.
 
 **Authentication.** Every request carries `Authorization: Bearer <api_key>`. API keys are \
 random (at least 128 bits), shown once at creation and stored only as a keyed hash. A key \
@@ -74,8 +75,9 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "ValidationError",
         "validation_error",
         (
-            "The body or a path parameter is invalid (including malformed JSON and a payment "
-            "id that is not a UUID); `details` lists every failing field."
+            "The body, a path or a query parameter is invalid (including malformed JSON, a "
+            "payment id that is not a UUID, and a list cursor that is not one of this "
+            "merchant's payments); `details` lists every failing field."
         ),
     ),
     "401": ("Unauthorized", "unauthorized", "The API key is missing or unknown."),
@@ -131,6 +133,48 @@ VALIDATION_DETAILS = [
 ]
 SUBMIT_ERRORS = ("400", "401", "403", "409", "413", "415", "422", "500")
 GET_ERRORS = ("400", "401", "403", "404", "500")
+LIST_ERRORS = ("400", "401", "403", "500")
+CURSOR = "A payment id of this merchant (another merchant's, or an unknown id, is `400`)."
+# The list's query parameters (SPEC §9): name -> (description, schema).
+LIST_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "limit": (
+        "How many payments a page holds, 1 to 100.",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+    ),
+    "starting_after": (
+        f"The next page: payments older than this one. {CURSOR} Not with `ending_before`.",
+        {"$ref": COMPONENTS + "Uuid"},
+    ),
+    "ending_before": (
+        f"The previous page: payments newer than this one, still newest first. {CURSOR}",
+        {"$ref": COMPONENTS + "Uuid"},
+    ),
+    "status": ("Only payments in this status.", {"$ref": COMPONENTS + "PaymentStatus"}),
+    "reference": (
+        "Only payments with exactly this merchant reference.",
+        {"type": "string", "minLength": 1, "maxLength": 64},
+    ),
+    "created_gte": (
+        "Only payments created at or after this instant (RFC 3339; whole seconds compared).",
+        {"type": "string", "format": "date-time"},
+    ),
+    "created_lt": (
+        "Only payments created before this instant (RFC 3339; whole seconds compared).",
+        {"type": "string", "format": "date-time"},
+    ),
+}
+
+
+def query_parameter(name: str) -> dict[str, Any]:
+    """The OpenAPI component of one of the list's query parameters."""
+    description, schema = LIST_PARAMETERS[name]
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def load_schemas() -> dict[str, dict[str, Any]]:
@@ -249,10 +293,15 @@ def error_refs(statuses: tuple[str, ...]) -> dict[str, Any]:
 def build_document() -> dict[str, Any]:
     """The merchant API's OpenAPI 3.1 document, built from the schemas in contracts/."""
     schemas = load_schemas()
-    roots = {schemas[name]["title"] for name in ROOT_FILES} | {"Uuid", "IdempotencyKey"}
+    roots = {schemas[name]["title"] for name in ROOT_FILES} | {
+        "Uuid",
+        "IdempotencyKey",
+        "PaymentStatus",
+    }
     payment_example = schemas["payment-resource.schema.json"]["examples"][0]
     submit_example = schemas["submit-payment-request.schema.json"]["examples"][0]
     payment_content = json_content("PaymentResource", payment_example)
+    list_example = schemas["payment-list.schema.json"]["examples"][1]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -315,7 +364,34 @@ def build_document() -> dict[str, Any]:
                         },
                         **error_refs(SUBMIT_ERRORS),
                     },
-                }
+                },
+                "get": {
+                    "tags": ["payments"],
+                    "operationId": "listPayments",
+                    "summary": "List payments",
+                    "description": (
+                        "One page of the merchant's payments, newest first (`created_at` in "
+                        "whole seconds, then id, both descending, so paging never repeats or "
+                        "skips one). Filters combine; a page holds `limit` payments whenever "
+                        "`has_more` is true. A cursor that no longer matches the filters still "
+                        "places the page. The list is eventually consistent: a payment appears "
+                        "within about a second of its `201`."
+                    ),
+                    "parameters": [
+                        {"$ref": "#/components/parameters/MerchantId"},
+                        *(
+                            {"$ref": f"#/components/parameters/{pascal_case(name)}"}
+                            for name in LIST_PARAMETERS
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of payments.",
+                            "content": json_content("PaymentList", list_example),
+                        },
+                        **error_refs(LIST_ERRORS),
+                    },
+                },
             },
             "/merchant/{merchant_id}/payment/{payment_id}": {
                 "get": {
@@ -371,6 +447,7 @@ def build_document() -> dict[str, Any]:
                     ),
                     "schema": schema_ref("IdempotencyKey"),
                 },
+                **{pascal_case(name): query_parameter(name) for name in LIST_PARAMETERS},
             },
             "responses": error_responses(),
             "schemas": reachable(roots, all_components(schemas)),

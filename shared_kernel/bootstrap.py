@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shared_kernel.application.forward_payment import ForwardPayment
     from shared_kernel.application.get_payment import GetPayment, LookUpPayment
     from shared_kernel.application.idempotent_submit import IdempotentSubmit
+    from shared_kernel.application.list_payments import ListPayments
     from shared_kernel.application.merchant_keys import (
         AuthenticateMerchant,
         RegisterMerchant,
@@ -251,6 +252,13 @@ class Gateway:
         from shared_kernel.application.get_payment import GetPayment
 
         return GetPayment(self.payments)
+
+    @cached_property
+    def list_payments(self) -> ListPayments:
+        """Use case: one page of a merchant's payments."""
+        from shared_kernel.application.list_payments import ListPayments
+
+        return ListPayments(self.payments)
 
     @cached_property
     def look_up_payment(self) -> LookUpPayment:

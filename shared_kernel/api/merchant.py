@@ -1,6 +1,7 @@
 """The merchant API's wire format: each request parsed (path ids, the authorised merchant,
-body, Idempotency-Key, correlation id) into one typed request in one call, each result
-mapped to its answer (the payment resource), and the mapping of errors to HTTP answers."""
+body or query string, Idempotency-Key, correlation id) into one typed request in one call,
+each result mapped to its answer (the payment resource, a page of them), and the mapping of
+errors to HTTP answers."""
 
 from __future__ import annotations
 
@@ -21,15 +22,25 @@ from shared_kernel.adapters.apigateway import (
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
 from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
 from shared_kernel.domain.ids import parse_uuid
-from shared_kernel.domain.payment import PaymentRequest, PaymentStatus, draft_errors
+from shared_kernel.domain.payment import (
+    REFERENCE_MAX_LENGTH,
+    PaymentRequest,
+    PaymentStatus,
+    draft_errors,
+)
 
 if TYPE_CHECKING:
+    from shared_kernel.application.list_payments import PaymentListing
+    from shared_kernel.application.ports import PaymentPage
     from shared_kernel.application.submit_once_per_key import Submission, Submitted
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # SPEC §3: 1 to 255 printable ASCII characters (0x20-0x7E).
 _IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# RFC 3339 date-time (`2026-11-26T10:00:00Z`, `...10:00:00.5+01:00`); datetime checks ranges.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+_LIMIT = re.compile(r"[0-9]{1,3}")
 
 
 def timestamp(moment: datetime) -> str:
@@ -177,9 +188,90 @@ def payment_response(payment: PaymentRequest) -> dict[str, Any]:
     return respond(200, payment_resource(payment))
 
 
+def payment_listing(event: Mapping[str, Any]) -> PaymentListing:
+    """The page a GET /merchant/{merchant_id}/payments request asks for, checked in order:
+    the path (400), the caller (401, 403), then every query parameter together
+    (ValidationError, 400, naming each bad one). Unknown parameters are ignored."""
+    # Imported here: only the list handler builds a listing.
+    from shared_kernel.application.list_payments import (
+        DEFAULT_LIMIT,
+        MAX_LIMIT,
+        PaymentListing,
+    )
+    from shared_kernel.application.ports import PaymentFilters
+
+    (merchant_id,) = path_ids(event, "merchant_id")
+    authorise(event, merchant_id)
+    query = event.get("queryStringParameters") or {}
+    errors: list[FieldError] = []
+
+    def check(name: str, parse: Any, message: str) -> Any:
+        text = query.get(name)
+        if text is None:
+            return None
+        value = parse(text)
+        if value is None:
+            errors.append(FieldError(name, message))
+        return value
+
+    limit = check(
+        "limit", lambda t: _limit(t, MAX_LIMIT), f"must be an integer from 1 to {MAX_LIMIT}"
+    )
+    after = check("starting_after", parse_uuid, "must be a payment id (UUID)")
+    before = check("ending_before", parse_uuid, "must be a payment id (UUID)")
+    if "starting_after" in query and "ending_before" in query:
+        errors.append(FieldError("ending_before", "cannot be given with starting_after"))
+    statuses = ", ".join(s.value for s in PaymentStatus)
+    status = check("status", _status, f"must be one of {statuses}")
+    reference = check(
+        "reference",
+        lambda t: t if 1 <= len(t) <= REFERENCE_MAX_LENGTH else None,
+        f"must be 1 to {REFERENCE_MAX_LENGTH} characters",
+    )
+    created_gte = check("created_gte", _rfc3339, "must be an RFC 3339 date-time")
+    created_lt = check("created_lt", _rfc3339, "must be an RFC 3339 date-time")
+    if errors:
+        raise ValidationError(errors)
+    return PaymentListing(
+        merchant_id=merchant_id,
+        limit=DEFAULT_LIMIT if limit is None else limit,
+        filters=PaymentFilters(status, reference, created_gte, created_lt),
+        starting_after=after,
+        ending_before=before,
+    )
+
+
+def _limit(text: str, maximum: int) -> int | None:
+    value = int(text) if _LIMIT.fullmatch(text) else 0
+    return value if 1 <= value <= maximum else None
+
+
+def _status(text: str) -> PaymentStatus | None:
+    try:
+        return PaymentStatus(text)
+    except ValueError:
+        return None
+
+
+def _rfc3339(text: str) -> datetime | None:
+    if not _RFC3339.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # a month 13; year 1 east of UTC...
+        return None
+
+
+def payment_page_response(page: PaymentPage) -> dict[str, Any]:
+    """The 200 answer: `{"data": [payment resources, newest first], "has_more": bool}`."""
+    return respond(
+        200, {"data": [payment_resource(p) for p in page.payments], "has_more": page.has_more}
+    )
+
+
 # The declared methods of each resource (services/merchant-api/serverless.yml).
 ALLOWED_METHODS = {
-    "/merchant/{merchant_id}/payments": "POST",
+    "/merchant/{merchant_id}/payments": "GET, POST",
     "/merchant/{merchant_id}/payment/{payment_id}": "GET",
 }
 

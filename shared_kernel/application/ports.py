@@ -15,7 +15,7 @@ from uuid import UUID
 from shared_kernel.domain.action import PaymentAction
 from shared_kernel.domain.card import CardSecrets, Expiry, SealedCard
 from shared_kernel.domain.money import Money
-from shared_kernel.domain.payment import Outcome, PaymentRequest
+from shared_kernel.domain.payment import Outcome, PaymentRequest, PaymentStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,67 @@ class BankStatusReport:
     outcome: Outcome
 
 
+@dataclass(frozen=True, slots=True)
+class ListPosition:
+    """A payment's place in a merchant's list (SPEC §9): its `created_at` in whole seconds,
+    then its id; the list runs newest first, so greater positions come first."""
+
+    created_second: datetime
+    payment_id: UUID
+
+    @classmethod
+    def of(cls, payment: PaymentRequest) -> ListPosition:
+        """Where `payment` stands in its merchant's list."""
+        return cls(payment.created_at.replace(microsecond=0), payment.id)
+
+    def sort_key(self) -> tuple[datetime, str]:
+        """Ascending order of positions (an id's text sorts as the id does)."""
+        return self.created_second, str(self.payment_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilters:
+    """The list's filters, all optional and combined (AND). The created bounds compare the
+    whole-second `created_at` the resource shows: at or after `created_gte`, before
+    `created_lt`."""
+
+    status: PaymentStatus | None = None
+    reference: str | None = None
+    created_gte: datetime | None = None
+    created_lt: datetime | None = None
+
+    def matches(self, payment: PaymentRequest) -> bool:
+        """Whether `payment` passes every filter (what an index serves, said once)."""
+        second = payment.created_at.replace(microsecond=0)
+        return (
+            (self.status is None or payment.status == self.status)
+            and (self.reference is None or payment.reference == self.reference)
+            and (self.created_gte is None or second >= self.created_gte)
+            and (self.created_lt is None or second < self.created_lt)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """One page of a merchant's payments: at most `limit` of those matching `filters`, older
+    than `after` or newer than `before` (at most one of the two; neither: the newest)."""
+
+    merchant_id: UUID
+    limit: int
+    filters: PaymentFilters = PaymentFilters()
+    after: ListPosition | None = None
+    before: ListPosition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPage:
+    """A page, newest first, and whether more match beyond it: older ones for a first or
+    an `after` page, newer ones for a `before` page."""
+
+    payments: list[PaymentRequest]
+    has_more: bool
+
+
 class PaymentRepository(Protocol):
     """Durable storage of payments, with optimistic concurrency on `version`."""
 
@@ -83,6 +144,11 @@ class PaymentRepository(Protocol):
         """At most `limit` open payments whose next check is due at `due_at` (its
         `next_check_at` not after it), earliest due first, each read strongly consistent
         just before it is yielded (it may have changed since it was found: check again)."""
+
+    def page(self, query: PageQuery) -> PaymentPage:
+        """One page of the merchant's list (SPEC §9), newest first: the `query.limit`
+        matching payments next to its position, `limit` of them whenever `has_more`. The
+        payments are as the list shows them (eventually consistent), never to be saved."""
 
 
 class PaymentQueue(Protocol):

@@ -135,6 +135,7 @@ EXPECTED_CONTRACTS = (
     "capture-request",
     "common",
     "error",
+    "payment-list",
     "payment-queue-message",
     "payment-resource",
     "refund-request",
@@ -386,6 +387,7 @@ def test_card_number_is_ascii_digits_only(card_number: str) -> None:
         ("payment-resource", {**PAYMENT, "cvv": CVV}),
         ("payment-resource", {**PAYMENT, "card": {**PAYMENT["card"], "number": CARD_NUMBER}}),
         ("payment-resource", {**PAYMENT, "card": {**PAYMENT["card"], "cvv": CVV}}),
+        ("payment-list", {"data": [{**PAYMENT, "card_number": CARD_NUMBER}], "has_more": False}),
         ("payment-queue-message", {**QUEUE_MESSAGE, "card_number": CARD_NUMBER}),
     ],
 )

@@ -44,8 +44,9 @@ def _keys(key_schema: list[dict[str, str]], types: dict[str, str]) -> dict[str, 
 
 
 def _layout(table: dict[str, Any], ttl: str | None) -> dict[str, Any]:
-    """Keys, GSIs and TTL attribute of a table in CloudFormation's or DescribeTable's shape
-    (both name AttributeDefinitions, KeySchema and GlobalSecondaryIndexes alike)."""
+    """Keys, GSIs (keys, projection type, projected attributes) and TTL attribute of a table
+    in CloudFormation's or DescribeTable's shape (both name AttributeDefinitions, KeySchema
+    and GlobalSecondaryIndexes alike)."""
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
     return {
         "keys": _keys(table["KeySchema"], types),
@@ -53,6 +54,7 @@ def _layout(table: dict[str, Any], ttl: str | None) -> dict[str, Any]:
             index["IndexName"]: (
                 _keys(index["KeySchema"], types),
                 index["Projection"]["ProjectionType"],
+                sorted(index["Projection"].get("NonKeyAttributes", [])),
             )
             for index in table.get("GlobalSecondaryIndexes", [])
         },
@@ -93,6 +95,7 @@ def _model_layout(model: type[Model]) -> dict[str, Any]:
                     if a.is_hash_key or a.is_range_key
                 },
                 index.Meta.projection.projection_type,
+                sorted(index.Meta.projection.non_key_attributes or []),
             )
             for index in indexes
         },

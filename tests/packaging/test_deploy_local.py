@@ -68,6 +68,7 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
     assert {
         "merchant-api-local-authorizer",
         "merchant-api-local-submitPayment",
+        "merchant-api-local-listPayments",
         "merchant-api-local-getPayment",
         "merchant-api-local-methodNotAllowed",
         "bank-forwarder-local-forward",

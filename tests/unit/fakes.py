@@ -29,6 +29,9 @@ from shared_kernel.application.ports import (
     DeadLetter,
     IdempotencyClaim,
     IdempotencyRecord,
+    ListPosition,
+    PageQuery,
+    PaymentPage,
     QueuedPayment,
 )
 from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
@@ -127,6 +130,29 @@ class InMemoryPaymentRepository:
         for payment_id in [p.id for p in found[:limit]]:
             if payment_id in self.items:
                 yield self.items[payment_id].copy()
+
+    def page(self, query: PageQuery) -> PaymentPage:
+        """Copies of one page of the merchant's matching payments, newest first (by whole
+        second, then id), next to the query's position; `has_more` if more lie beyond."""
+        listed = sorted(
+            (
+                p
+                for p in self.items.values()
+                if p.merchant_id == query.merchant_id and query.filters.matches(p)
+            ),
+            key=lambda p: ListPosition.of(p).sort_key(),
+            reverse=query.before is None,  # a `before` page is read upwards, then turned
+        )
+        if query.after is not None:
+            after = query.after.sort_key()
+            listed = [p for p in listed if ListPosition.of(p).sort_key() < after]
+        if query.before is not None:
+            before = query.before.sort_key()
+            listed = [p for p in listed if ListPosition.of(p).sort_key() > before]
+        page = [p.copy() for p in listed[: query.limit]]
+        if query.before is not None:
+            page.reverse()
+        return PaymentPage(page, len(listed) > query.limit)
 
     def interleave(self, change: Callable[[PaymentRequest], object]) -> None:
         """Let another writer apply `change` to the stored payment just before the next save.

@@ -86,7 +86,7 @@ def test_a_status_read_is_its_merchant_and_payment() -> None:
 @pytest.mark.parametrize(
     ("resource", "allow"),
     [
-        ("/merchant/{merchant_id}/payments", "POST"),
+        ("/merchant/{merchant_id}/payments", "GET, POST"),
         ("/merchant/{merchant_id}/payment/{payment_id}", "GET"),
     ],
 )

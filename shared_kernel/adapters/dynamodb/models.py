@@ -28,10 +28,30 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.constants import MAP, STRING
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 OPEN_PAYMENTS_INDEX = "open-payments-by-next-check"
+# The listing's indexes (SPEC §9): a merchant's payments, all of them, by status, by reference.
+PAYMENTS_BY_MERCHANT_INDEX = "payments-by-merchant"
+PAYMENTS_BY_STATUS_INDEX = "payments-by-merchant-status"
+PAYMENTS_BY_REFERENCE_INDEX = "payments-by-merchant-reference"
+# What a listed payment resource shows, besides the index's and the table's keys: the
+# listing's indexes project exactly these (never the sealed card), so a page is one Query.
+LISTED_ATTRIBUTES = [
+    "merchant_id",
+    "amount",
+    "currency",
+    "card_last4",
+    "card_brand",
+    "expiry_month",
+    "expiry_year",
+    "reference",
+    "status",
+    "decline_reason",
+    "created_at",
+    "updated_at",
+]
 # The one hash key value of the open-payments index (see OpenPaymentsIndex on its limit).
 OPEN_SHARD = "open"
 MERCHANT_PREFIX = "merchant#"
@@ -163,6 +183,67 @@ class OpenPaymentsIndex(  # type: ignore[no-untyped-call,unused-ignore]
     next_check_at = TimestampAttribute(range_key=True)
 
 
+def created_key(created_at: datetime, payment_id: str) -> str:
+    """The listing's sort key: `created_at` in whole seconds (UTC, fixed width), `#`, then
+    the id, so that payments of one second have one stable order (SPEC §9)."""
+    return f"{created_second(created_at)}#{payment_id}"
+
+
+def created_second(moment: datetime) -> str:
+    """`moment`'s whole second as the listing's keys spell it: `2026-11-26T10:00:00Z`. Every
+    key of that second sorts after it and before the next second's."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    plain = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+    return plain.isoformat() + "Z"
+
+
+def _listing_index_meta(name: str, hash_key: str) -> Any:
+    """The Meta of one listing index: its name and its INCLUDE projection (less its own hash
+    key, which every index holds anyway)."""
+
+    class Meta:
+        index_name = name
+        projection = IncludeProjection([a for a in LISTED_ATTRIBUTES if a != hash_key])
+
+    return Meta
+
+
+class PaymentsByMerchantIndex(  # type: ignore[no-untyped-call,unused-ignore]
+    GlobalSecondaryIndex["PaymentModel"]
+):
+    """A merchant's payments, newest first when queried backwards (the unfiltered list)."""
+
+    Meta = _listing_index_meta(PAYMENTS_BY_MERCHANT_INDEX, "merchant_id")
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsByStatusIndex(  # type: ignore[no-untyped-call,unused-ignore]
+    GlobalSecondaryIndex["PaymentModel"]
+):
+    """A merchant's payments in one status (`merchant_status` = `<merchant>#<status>`): its
+    hash key changes with the status, which costs a delete and a put in this index."""
+
+    Meta = _listing_index_meta(PAYMENTS_BY_STATUS_INDEX, "merchant_status")
+
+    merchant_status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsByReferenceIndex(  # type: ignore[no-untyped-call,unused-ignore]
+    GlobalSecondaryIndex["PaymentModel"]
+):
+    """A merchant's payments with one reference (`merchant_reference` = `<merchant>#<ref>`);
+    sparse: payments without a reference are not in it."""
+
+    Meta = _listing_index_meta(PAYMENTS_BY_REFERENCE_INDEX, "merchant_reference")
+
+    merchant_reference = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class PaymentModel(Model):
     """One payment, keyed by its id; `version` guards every update (optimistic locking)."""
 
@@ -206,8 +287,16 @@ class PaymentModel(Model):
     refund_count = NumberAttribute(null=True)
     # The payment's actions by id; `add` writes an empty map, an older item has none.
     actions = ActionsAttribute(null=True)
+    # The listing's keys (see `created_key` and the three indexes below). Null only on items
+    # stored before the listing, until they are backfilled (docs/decisions.md, "Listing").
+    created_key = UnicodeAttribute(null=True)
+    merchant_status = UnicodeAttribute(null=True)
+    merchant_reference = UnicodeAttribute(null=True)
 
     open_payments = OpenPaymentsIndex()
+    payments_by_merchant = PaymentsByMerchantIndex()
+    payments_by_status = PaymentsByStatusIndex()
+    payments_by_reference = PaymentsByReferenceIndex()
 
 
 class MerchantModel(Model):

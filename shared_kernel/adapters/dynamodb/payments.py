@@ -10,6 +10,12 @@ action id): `save(payment, actions)` writes the payment and those actions in ONE
 UpdateItem, so an action's reservation on the payment and the action's own record are never
 apart (see docs/money-movements.md, "Storage").
 
+The merchant's list (`page`) is one Query of one of three indexes keyed by `created_key`
+(`<created second>#<id>`): all the merchant's payments, those in one status, or those with
+one reference; the created bounds and the cursor become that key's condition, so no filter
+drops rows after DynamoDB's `Limit`, except the status when a reference is given too (the
+reference index is the more selective), and then the adapter reads on until the page is full.
+
 `save` writes every mutable attribute: DynamoDB bills an UpdateItem by the size of the item,
 not by the attributes it sets, so naming fewer would save nothing; nothing is asked back.
 """
@@ -17,7 +23,7 @@ not by the attributes it sets, so naming fewer would save nothing; nothing is as
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from pynamodb.constants import STRING
@@ -28,12 +34,18 @@ from pynamodb.expressions.update import Action
 from shared_kernel.adapters.dynamodb.models import (
     OPEN_PAYMENTS_INDEX,
     OPEN_SHARD,
+    PAYMENTS_BY_MERCHANT_INDEX,
+    PAYMENTS_BY_REFERENCE_INDEX,
+    PAYMENTS_BY_STATUS_INDEX,
     ActionRecord,
     PaymentModel,
+    created_key,
+    created_second,
     serialize_action,
 )
 from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
+from shared_kernel.application.ports import PageQuery, PaymentPage
 from shared_kernel.domain.action import (
     ActionFailureReason,
     ActionStatus,
@@ -73,7 +85,11 @@ MUTABLE_ATTRIBUTES = (
     "pending_action_id",
     "amount_refund_pending",
     "refund_count",
+    "merchant_status",
 )
+# Bounds of the listing's sort key below and above every `created_key`.
+LOWEST_KEY = "0"
+HIGHEST_KEY = "~"
 
 
 def to_item(payment: PaymentRequest) -> PaymentModel:
@@ -110,6 +126,11 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         amount_refund_pending=payment.amount_refund_pending,
         refund_count=payment.refund_count,
         actions={},
+        created_key=created_key(payment.created_at, str(payment.id)),
+        merchant_status=f"{payment.merchant_id}#{payment.status.value}",
+        merchant_reference=(
+            None if payment.reference is None else f"{payment.merchant_id}#{payment.reference}"
+        ),
     )
 
 
@@ -321,6 +342,57 @@ class DynamoPaymentRepository:
                 yield self.get(UUID(entry[PaymentModel.payment_id.attr_name][STRING]))
             except PaymentNotFound:
                 continue
+
+    def page(self, query: PageQuery) -> PaymentPage:
+        """One page of the merchant's list: one Query of the index that serves its filters
+        (more only when a status filter drops entries of the reference index), asking for
+        one entry more than the page to learn `has_more`, and one more still when a cursor
+        is given, since the key condition includes the cursor's own entry (skipped)."""
+        filters = query.filters
+        index, hash_key = PAYMENTS_BY_MERCHANT_INDEX, str(query.merchant_id)
+        status_filter = None
+        if filters.reference is not None:
+            index, hash_key = PAYMENTS_BY_REFERENCE_INDEX, f"{hash_key}#{filters.reference}"
+            if filters.status is not None:
+                status_filter = PaymentModel.status == filters.status.value
+        elif filters.status is not None:
+            index, hash_key = PAYMENTS_BY_STATUS_INDEX, f"{hash_key}#{filters.status.value}"
+        # BETWEEN is inclusive; a created bound is a bare second, which no key equals.
+        lower = LOWEST_KEY if filters.created_gte is None else _bound(filters.created_gte)
+        upper = HIGHEST_KEY if filters.created_lt is None else _bound(filters.created_lt)
+        skipped = None
+        if query.after is not None:
+            skipped = created_key(query.after.created_second, str(query.after.payment_id))
+            upper = min(upper, skipped)
+        elif query.before is not None:
+            skipped = created_key(query.before.created_second, str(query.before.payment_id))
+            lower = max(lower, skipped)
+        if lower > upper:
+            return PaymentPage([], False)
+        entries = self._table.query_index(
+            index,
+            hash_key,
+            PaymentModel.created_key.between(lower, upper),
+            query.limit + 1 + (skipped is not None),
+            descending=query.before is None,
+            filter_condition=status_filter,
+        )
+        items = [PaymentModel.from_raw_data(entry) for entry in entries]
+        payments = [to_domain(item) for item in items if item.created_key != skipped]
+        page = payments[: query.limit]
+        if query.before is not None:
+            page.reverse()
+        return PaymentPage(page, len(payments) > query.limit)
+
+
+def _bound(moment: datetime) -> str:
+    """A created bound as a key bound: the first whole second at or after `moment`, bare (it
+    sorts before every key of that second); past the last second of year 9999, after all."""
+    whole = moment.replace(microsecond=0)
+    try:
+        return created_second(whole if whole == moment else whole + timedelta(seconds=1))
+    except OverflowError:
+        return HIGHEST_KEY
 
 
 def _stored_record(action: PaymentAction) -> ActionRecord:

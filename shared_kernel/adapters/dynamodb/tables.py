@@ -164,10 +164,21 @@ class Table(Generic[M]):
         )
 
     def query_index(
-        self, index_name: str, hash_key: str, condition: Condition, limit: int
+        self,
+        index_name: str,
+        hash_key: str,
+        condition: Condition,
+        limit: int,
+        *,
+        descending: bool = False,
+        filter_condition: Condition | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The raw entries of an index under `hash_key` meeting the range key `condition`, in
-        range key order, at most `limit` (page after page while DynamoDB has more)."""
+        """The raw entries of an index under `hash_key` meeting the range key `condition` (and
+        `filter_condition`, if given), in range key order (or its reverse), at most `limit`.
+
+        DynamoDB applies a filter after its `Limit`: a Query can come back short with more to
+        read, so this asks again, from where the last one stopped, until `limit` entries
+        passed or the index has no more: one Query when nothing is filtered out."""
         start: dict[str, Any] | None = None
         left = limit
         while left > 0:
@@ -175,9 +186,11 @@ class Table(Generic[M]):
                 self.name,
                 hash_key,
                 range_key_condition=condition,
+                filter_condition=filter_condition,
                 index_name=index_name,
                 limit=left,
                 exclusive_start_key=start,
+                scan_index_forward=not descending,
             )
             entries = page.get(ITEMS, [])
             yield from entries[:left]
