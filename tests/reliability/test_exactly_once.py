@@ -456,6 +456,7 @@ def test_bank_without_idempotency_takes_only_the_bounded_extra_charges(
     else:
         run = dropped_callbacks(api, bank, shop, table, scaled(30))
     run.idempotency = "off"
+    mode_after = bank.get("/_sim/mode").json()
 
     outcome = measure(bank, table, shop, run, figures)
 
@@ -466,4 +467,5 @@ def test_bank_without_idempotency_takes_only_the_bounded_extra_charges(
     else:
         prove_dropped(outcome.records, figures)
         assert 0 == outcome.double_charged
+    assert {"idempotency": "off"} == mode_after, "the bank was idempotent after all"
     check_exactly_once(run, outcome)
