@@ -9,7 +9,9 @@ event source mapping behaves like Lambda's with `functionResponseType: ReportBat
   `batchItemFailures`; those become visible again after the visibility timeout, and the queue's
   redrive policy moves them to the dead-letter queue after `maxReceiveCount` receives;
 * if the invocation fails (exception, function error, answer that is not a valid batch
-  response) it deletes nothing: the whole batch comes back.
+  response) it deletes nothing: the whole batch comes back. Each failure is kept
+  (`invoke_failures`: when the invocation started and failed, its size), and `in_flight`
+  counts the invocations running, so a crash test can show that a kill hit a batch.
 
 Functions are invoked through serverless-offline's Lambda API (`invoke_via_offline`), which
 exposes each function as `<service>-<stage>-<function>`.
@@ -22,8 +24,11 @@ import http.client
 import json
 import logging
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +49,18 @@ _RECORD_ATTRIBUTES = (
     "DeadLetterQueueSourceArn",
 )
 _MAX_RECEIVE = 10  # ReceiveMessage's and DeleteMessageBatch's limit
+_KEPT_FAILURES = 1000
+
+
+@dataclass(frozen=True)
+class InvokeFailure:
+    """One failed invocation: when it started and failed (`time.monotonic()`, comparable
+    across processes of this machine), how many messages it held, and why."""
+
+    started: float
+    ended: float
+    messages: int
+    error: str
 
 
 class FunctionError(RuntimeError):
@@ -160,6 +177,8 @@ class SqsEventSource:
             "invoke_errors": 0,
             "poll_errors": 0,
         }
+        self._in_flight = 0
+        self._failures: deque[InvokeFailure] = deque(maxlen=_KEPT_FAILURES)
 
     def start(self) -> SqsEventSource:
         """Start `concurrency` poller threads (daemons)."""
@@ -197,6 +216,16 @@ class SqsEventSource:
         with self._lock:
             return dict(self._stats)
 
+    def in_flight(self) -> int:
+        """Invocations running now."""
+        with self._lock:
+            return self._in_flight
+
+    def invoke_failures(self) -> list[InvokeFailure]:
+        """The last failed invocations (at most 1000), oldest first."""
+        with self._lock:
+            return list(self._failures)
+
     def poll_once(self) -> int:
         """Receive one batch, invoke the function and settle the batch; the batch's size."""
         arguments: dict[str, Any] = {
@@ -213,14 +242,21 @@ class SqsEventSource:
             return 0
         self._count(batches=1, messages=len(messages))
         message_ids = [message["MessageId"] for message in messages]
+        started = time.monotonic()
+        self._count_in_flight(1)
         try:
             failed = failed_message_ids(
                 self.invoke(sqs_event(messages, self.queue_arn)), message_ids
             )
         except Exception as error:  # noqa: BLE001 - any failure leaves the batch on the queue
             LOG.warning("%s: batch of %d failed, nothing deleted: %s", self, len(messages), error)
+            failure = InvokeFailure(started, time.monotonic(), len(messages), str(error)[:200])
+            with self._lock:
+                self._failures.append(failure)
             self._count(invoke_errors=1, failed=len(messages))
             return len(messages)
+        finally:
+            self._count_in_flight(-1)
         done = [message for message in messages if message["MessageId"] not in failed]
         self._count(failed=len(messages) - len(done), deleted=self._delete(done))
         return len(messages)
@@ -253,6 +289,10 @@ class SqsEventSource:
         with self._lock:
             for name, increment in increments.items():
                 self._stats[name] += increment
+
+    def _count_in_flight(self, change: int) -> None:
+        with self._lock:
+            self._in_flight += change
 
     def __repr__(self) -> str:
         return f"SqsEventSource({self.queue_arn})"

@@ -1,9 +1,11 @@
 """Fixtures of the reliability battery, and the table of figures it prints at the end.
 
 The battery runs against the session's one local stack (tests/conftest.py). Each test adds
-a row to FIGURES (payments, faults injected, lost, charged twice, time to settle); the
-`pytest_terminal_summary` hook prints them whatever the output capture, so a run states how
-hard the gateway was pushed, not only that nothing failed.
+a row to FIGURES (payments, bank POSTs, resends after a known 202, extra charges a bank
+without idempotency takes against their bound, failed payments against theirs, lost, charged
+twice, time to settle, and each fault's proof); the `pytest_terminal_summary` hook prints
+them whatever the output capture, so a run states how hard the gateway was pushed, not only
+that nothing failed. Column meanings: tests/reliability/oracle.py and test_exactly_once.py.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ import pytest
 FIGURES: list[dict[str, Any]] = []
 _COLUMNS = (
     ("test", "test", 26),
-    ("payments", "payments", 9),
-    ("faults", "faults injected", 48),
-    ("lost", "lost", 5),
-    ("double_charged", "charged twice", 14),
-    ("submit_s", "submit s", 9),
-    ("settle_s", "then settle s", 13),
+    ("idempotency", "bank idem.", 10),
+    ("payments", "payments", 8),
+    ("posts", "bank POSTs", 10),
+    ("resends", "resent after 202", 26),
+    ("extra", "extra if no idem.", 17),
+    ("failed", "failed <= bound", 20),
+    ("lost", "lost", 4),
+    ("double_charged", "charged twice", 13),
+    ("submit_s", "submit s", 8),
+    ("settle_s", "settle s", 8),
+    ("faults", "faults injected, and proof", 0),
 )
 
 
@@ -40,9 +47,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(autouse=True)
 def _faults_cleared_after(bank: httpx.Client) -> Iterator[None]:
-    """Every test leaves the simulator without faults, whatever happened."""
+    """Every test leaves the simulator without faults and idempotent, whatever happened."""
     yield
     bank.put("/_sim/faults", json={})
+    bank.put("/_sim/mode", json={})
 
 
 @pytest.fixture

@@ -2,12 +2,16 @@
 
 Payments go in through the merchant API; their statuses are read straight from the payments
 table (one BatchGetItem per 100 ids, far cheaper than a GET each while thousands are polled);
-what the bank did is read from the simulator's test API (`/_sim/payments/{id}`, `/_sim/stats`).
+what the bank did is read from the simulator's test API (`/_sim/payments/{id}`, `/_sim/stats`),
+and what the gateway asked of it from the simulator's request log (`/_sim/requests`, judged
+by tests/reliability/oracle.py).
 """
 
 from __future__ import annotations
 
 import os
+import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +21,10 @@ from typing import Any
 import boto3
 import httpx
 
+from local.event_sources import InvokeFailure, SqsEventSource
 from local.stack import REGION, STAGE, LocalStack
-from tests.conftest import Merchant
+from tests.conftest import TEST_TUNING, Merchant
+from tests.reliability.oracle import Window
 
 FINAL = frozenset({"succeeded", "declined", "failed"})
 RANK = {"pending": 0, "processing": 1, "succeeded": 2, "declined": 2, "failed": 2}
@@ -34,6 +40,14 @@ CARD_OUTCOMES: dict[str, tuple[str, str | None]] = {
     "5555555555554444": ("succeeded", None),
 }
 CARDS = tuple(CARD_OUTCOMES)
+UNAVAILABLE_FIRST_CARD = "4000000000000119"
+
+# The gateway's bank read timeout and forwarding attempts in the test stack.
+READ_TIMEOUT_S = float(TEST_TUNING["BANK_READ_TIMEOUT_S"])
+FORWARD_ATTEMPTS = int(TEST_TUNING["FORWARD_MAX_ATTEMPTS"])
+# The soonest a retry of one message can reach the bank again: the first back-off with
+# equal jitter ([1/2, 1] of the base). A resend sooner than that came from another delivery.
+LEAST_RETRY_S = float(TEST_TUNING["FORWARD_BACKOFF_BASE_S"]) / 2
 
 
 def scale() -> int:
@@ -98,6 +112,21 @@ class PaymentsTable:
         self.client: Any = boto3.session.Session(
             region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
         ).client("dynamodb", endpoint_url=stack.endpoint)
+
+    def created_for(self, merchant_id: str) -> set[str]:
+        """The ids of every payment stored for this merchant (a Scan: the table has no
+        merchant index, and the battery's tables hold a few thousand items)."""
+        ids: set[str] = set()
+        pages = self.client.get_paginator("scan").paginate(
+            TableName=self.name,
+            ConsistentRead=True,
+            ProjectionExpression="payment_id",
+            FilterExpression="merchant_id = :m",
+            ExpressionAttributeValues={":m": {"S": merchant_id}},
+        )
+        for page in pages:
+            ids.update(item["payment_id"]["S"] for item in page["Items"])
+        return ids
 
     def read(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """id -> {status, decline_reason, version} for every stored id among `ids`."""
@@ -206,3 +235,96 @@ def unexpected_outcomes(
             continue
         wrong.append(f"{payment_id} card {card[-4:]}: {got}, charged={charged}")
     return wrong
+
+
+def set_mode(bank: httpx.Client, idempotency: str) -> None:
+    """Turn the simulator's idempotency on or off (PUT /_sim/mode)."""
+    answer = bank.put("/_sim/mode", json={"idempotency": idempotency})
+    assert 200 == answer.status_code, answer.text
+
+
+class BankLog:
+    """The simulator's request log from the moment this was made (a scenario's POSTs)."""
+
+    def __init__(self, bank: httpx.Client) -> None:
+        self.bank = bank
+        self.mark = self._read(limit=0)["last_seq"]
+        self.stats_before = bank.get("/_sim/stats").json()
+
+    def _read(self, **query: int) -> dict[str, Any]:
+        answer = self.bank.get("/_sim/requests", params=query)
+        assert 200 == answer.status_code, answer.text
+        read: dict[str, Any] = answer.json()
+        return read
+
+    def posts(self) -> list[dict[str, Any]]:
+        """Every POST /payments received since the mark (none lost to the log's cap)."""
+        read = self._read(after=self.mark)
+        assert 0 == read["dropped"], "the request log dropped entries"
+        posts: list[dict[str, Any]] = read["requests"]
+        return posts
+
+    def double_charged_since(self) -> int:
+        """Payments the bank charged twice since the mark (its own count)."""
+        now = int(self.bank.get("/_sim/stats").json()["double_charged"])
+        return now - int(self.stats_before["double_charged"])
+
+
+@dataclass
+class Kill:
+    """One SIGKILL of the forwarder: the span of the restart and the invocations it failed."""
+
+    started: float
+    ended: float
+    downtime: float
+    failed: list[InvokeFailure] = field(default_factory=list)
+
+    @property
+    def windows(self) -> list[Window]:
+        """The spans of the batches in flight that this kill made fail."""
+        return [Window(f.started, f.ended) for f in self.failed]
+
+
+def wait_in_flight(source: SqsEventSource, timeout: float = 10.0) -> bool:
+    """Wait until the forwarder is processing a batch; False if none came in `timeout`."""
+    deadline = time.monotonic() + timeout
+    while source.in_flight() == 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def kill_forwarder_while_submitting(
+    api: httpx.Client,
+    merchant: Merchant,
+    stack: LocalStack,
+    count: int,
+    kills: int,
+    seed: int,
+) -> tuple[Submitted, list[Kill]]:
+    """Submit `count` payments while the forwarder is SIGKILLed `kills` times, each at a
+    random moment (0.5-3 s apart) when a batch is in flight, and started again."""
+    source: SqsEventSource = stack.forwarder_source
+    submitted: list[Submitted] = []
+
+    def submit() -> None:
+        submitted.append(submit_many(api, merchant, count, offset=1))
+
+    chaos = random.Random(seed)
+    sender = threading.Thread(target=submit, name="reliability-submit")
+    sender.start()
+    done: list[Kill] = []
+    for _ in range(kills):
+        time.sleep(chaos.uniform(0.5, 3.0))
+        wait_in_flight(source)
+        started = time.monotonic()
+        downtime = stack.restart("bank-forwarder")
+        done.append(Kill(started, time.monotonic(), downtime))
+    sender.join()
+    failures = source.invoke_failures()
+    for kill in done:
+        # In flight at the kill: started before it and failed during the restart (a poller
+        # may also invoke the dead function before the restart pauses it: not counted).
+        kill.failed = [f for f in failures if f.started < kill.started <= f.ended <= kill.ended]
+    return submitted[0], done

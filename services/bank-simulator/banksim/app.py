@@ -15,13 +15,15 @@ from banksim.callbacks import CallbackDispatcher
 from banksim.config import ConfigError, Settings
 from banksim.faults import FaultInjector
 from banksim.http_api import SimulatorServer
+from banksim.request_log import RequestLog
 from banksim.store import Store
 
 log = logging.getLogger("bank_simulator")
 
 
 def build_server(settings: Settings, stopping: threading.Event) -> SimulatorServer:
-    """A bound (not yet serving) server with its store, faults and callback dispatcher."""
+    """A bound (not yet serving) server with its store, request log, faults and callback
+    dispatcher."""
     store = Store()
     faults = FaultInjector()
     dispatcher = CallbackDispatcher(
@@ -48,6 +50,7 @@ def build_server(settings: Settings, stopping: threading.Event) -> SimulatorServ
         api_key=settings.api_key,
         bank=bank,
         store=store,
+        requests=RequestLog(),
         faults=faults,
         dispatcher=dispatcher,
         stopping=stopping,

@@ -2,7 +2,9 @@
 
 The HTTP layer parses and authenticates; this module decides. Each decision for a payment is
 taken under the store's lock, so concurrent retries with the same Idempotency-Key can never
-charge twice.
+charge twice. In the ``idempotency: off`` mode (faults.Mode) every accepted POST is a new
+charge instead, as at a bank whose key store expired: the request log then shows what the
+gateway's resends would have cost.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from banksim.outcomes import (
     callback_timeline,
     final_step,
 )
+from banksim.request_log import CHARGED, REPEAT, UNAVAILABLE
 from banksim.store import PaymentRecord, Store
 from banksim.validation import is_uuid, validate_payment_request
 
@@ -37,12 +40,15 @@ NOT_RECEIVED = "the bank never received this payment"
 
 @dataclass(frozen=True)
 class Answer:
-    """What to answer: HTTP status and JSON body, after holding the response ``hold_s``."""
+    """What to answer: HTTP status and JSON body, after holding the response ``hold_s``;
+    for a POST /payments, what the bank did (request_log's CHARGED, REPEAT, UNAVAILABLE; None
+    for a refusal)."""
 
     status: int
     body: dict[str, Any]
     hold_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    outcome: str | None = None
 
 
 def rfc3339(epoch_seconds: float) -> str:
@@ -52,7 +58,7 @@ def rfc3339(epoch_seconds: float) -> str:
 
 
 def _unavailable(message: str) -> Answer:
-    return Answer(503, error_body("service_unavailable", message))
+    return Answer(503, error_body("service_unavailable", message), outcome=UNAVAILABLE)
 
 
 class Bank:
@@ -85,6 +91,7 @@ class Bank:
         payment_id: str = body["payment_request_id"]
         fingerprint = self._fingerprint(body)
         faults = self._faults.current
+        idempotent = self._faults.mode.idempotent
         with self._store.lock:
             record = self._store.get_or_create(payment_id)
             record.posts += 1
@@ -92,8 +99,10 @@ class Bank:
             if self._faults.roll(faults.error_rate):
                 log.info("fault: 503 payment=%s post=%d", payment_id, record.posts)
                 return _unavailable("injected fault: the bank is unavailable")
-            if record.accepted:
+            if record.accepted and idempotent:
                 return self._repeat(record, fingerprint)
+            if record.accepted:
+                return self._charge_again(record, faults.timeout_ms, faults.timeout_rate)
             behaviour = behaviour_for(body["card_number"])
             if behaviour.unavailable_first and not record.unavailable_answered:
                 record.unavailable_answered = True
@@ -117,8 +126,8 @@ class Bank:
                 faults.timeout_ms,
                 payment_id,
             )
-            return Answer(202, answer_body, hold_s=faults.timeout_ms / 1000)
-        return Answer(202, answer_body)
+            return Answer(202, answer_body, hold_s=faults.timeout_ms / 1000, outcome=CHARGED)
+        return Answer(202, answer_body, outcome=CHARGED)
 
     def query(self, payment_id: str) -> Answer:
         """Handle ``GET /payments/{id}``: the bank's current status, or 404 if never accepted."""
@@ -148,7 +157,23 @@ class Bank:
             record.payment_request_id,
             record.posts,
         )
-        return Answer(202, self._answer_body(record))
+        return Answer(202, self._answer_body(record), outcome=REPEAT)
+
+    def _charge_again(self, record: PaymentRecord, timeout_ms: int, timeout_rate: float) -> Answer:
+        # idempotency off: the bank no longer knows the key, so the POST is a new charge with
+        # its own reference. The record (its status, GET and callbacks) stays the first
+        # charge's: the extra charge is what the request log and `charges` count.
+        record.charges += 1
+        reference = "SIM-" + secrets.token_hex(10).upper()
+        log.info(
+            "charged again (idempotency off) payment=%s charges=%d ref=%s",
+            record.payment_request_id,
+            record.charges,
+            reference,
+        )
+        body = {**self._answer_body(record), "bank_reference": reference}
+        hold_s = timeout_ms / 1000 if self._faults.roll(timeout_rate) else 0.0
+        return Answer(202, body, hold_s=hold_s, outcome=CHARGED)
 
     def _charge(
         self,

@@ -1,7 +1,10 @@
-"""Fault injection for tests (SPEC §5): errors, latency, timeouts, lost/duplicate/late callbacks.
+"""Fault injection for tests (SPEC §5): errors, latency, timeouts, lost/duplicate/late callbacks,
+and the bank's mode (``idempotency: off``, a bank that has lost its key store).
 
 ``PUT /_sim/faults`` replaces the whole setting: a field left out goes back to its default, so
-a test states every fault it relies on and never inherits one from an earlier test.
+a test states every fault it relies on and never inherits one from an earlier test. The mode
+(``PUT /_sim/mode``) is set apart, with the same replace semantics, so that clearing the
+faults between tests does not silently turn the bank's idempotency back on mid-scenario.
 """
 
 from __future__ import annotations
@@ -38,11 +41,31 @@ class Faults:
         return asdict(self)
 
 
-class FaultsValidationError(ValueError):
-    """A fault body was rejected; ``details`` lists every failing field."""
+IDEMPOTENCY_VALUES = ("on", "off")
 
-    def __init__(self, details: list[FieldError]) -> None:
-        super().__init__("invalid fault settings")
+
+@dataclass(frozen=True)
+class Mode:
+    """How the bank treats a repeated Idempotency-Key: ``on`` answers the first charge again,
+    ``off`` charges every accepted POST (a bank whose key store expired)."""
+
+    idempotency: str = "on"
+
+    @property
+    def idempotent(self) -> bool:
+        """True when a repeat is answered without a second charge."""
+        return self.idempotency == "on"
+
+    def to_json(self) -> dict[str, Any]:
+        """The mode as ``GET /_sim/mode`` shows it."""
+        return asdict(self)
+
+
+class FaultsValidationError(ValueError):
+    """A fault (or mode) body was rejected; ``details`` lists every failing field."""
+
+    def __init__(self, details: list[FieldError], message: str = "invalid fault settings") -> None:
+        super().__init__(message)
         self.details = details
 
 
@@ -88,12 +111,30 @@ def parse_faults(body: Any) -> Faults:
     return Faults(**values)
 
 
+def parse_mode(body: Any) -> Mode:
+    """The mode from a ``PUT /_sim/mode`` body; raise FaultsValidationError listing all errors."""
+    if not isinstance(body, dict):
+        not_object: FieldError = {"field": "body", "message": "must be a JSON object"}
+        raise FaultsValidationError([not_object], "invalid mode")
+    known = {f.name for f in fields(Mode)}
+    errors: list[FieldError] = [
+        {"field": name, "message": "is not a known mode"} for name in sorted(set(body) - known)
+    ]
+    value = body.get("idempotency", "on")
+    if value not in IDEMPOTENCY_VALUES:
+        errors.append({"field": "idempotency", "message": 'must be "on" or "off"'})
+    if errors:
+        raise FaultsValidationError(errors, "invalid mode")
+    return Mode(idempotency=value)
+
+
 class FaultInjector:
     """The current faults and one random source, so a seeded run draws the same faults again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults = Faults()
+        self._mode = Mode()
         self._rng = random.Random()
 
     @property
@@ -108,9 +149,21 @@ class FaultInjector:
             self._faults = faults
             self._rng = random.Random(faults.seed)
 
+    @property
+    def mode(self) -> Mode:
+        """The bank's mode (immutable snapshot)."""
+        with self._lock:
+            return self._mode
+
+    def set_mode(self, mode: Mode) -> None:
+        """Replace the mode; the faults and the random source are left as they are."""
+        with self._lock:
+            self._mode = mode
+
     def reset(self) -> None:
-        """Back to no faults at all."""
+        """Back to no faults at all and an idempotent bank."""
         self.set(Faults())
+        self.set_mode(Mode())
 
     def roll(self, rate: float) -> bool:
         """True with probability ``rate``; draws nothing for 0 or 1 to keep seeded runs stable."""

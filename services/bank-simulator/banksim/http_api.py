@@ -9,9 +9,13 @@ Test API (no auth; the server only listens on loopback):
     GET  /_sim/payments            every record
     GET  /_sim/payments/{id}       one record: posts, charges, status, callbacks_sent, ...
     GET  /_sim/stats               totals, including double_charged
+    GET  /_sim/requests            every POST /payments received, in order (?after=&limit=)
     GET  /_sim/faults              the fault settings in force
     PUT  /_sim/faults              replace the fault settings
-    POST /_sim/reset               forget every record, clear faults, cancel pending callbacks
+    GET  /_sim/mode                the bank's mode ({"idempotency": "on" | "off"})
+    PUT  /_sim/mode                replace the mode
+    POST /_sim/reset               forget every record and request, clear faults and mode,
+                                   cancel pending callbacks
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from banksim.bank import NOT_RECEIVED, Answer, Bank
 from banksim.callbacks import CallbackDispatcher
 from banksim.errors import error_body
-from banksim.faults import FaultInjector, FaultsValidationError, parse_faults
+from banksim.faults import FaultInjector, FaultsValidationError, parse_faults, parse_mode
+from banksim.request_log import PostEntry, RequestLog
 from banksim.store import Store
 
 log = logging.getLogger("bank_simulator.http")
@@ -55,6 +61,7 @@ class SimulatorServer(ThreadingHTTPServer):
         api_key: str,
         bank: Bank,
         store: Store,
+        requests: RequestLog,
         faults: FaultInjector,
         dispatcher: CallbackDispatcher,
         stopping: threading.Event,
@@ -62,6 +69,7 @@ class SimulatorServer(ThreadingHTTPServer):
         self.api_key = api_key
         self.bank = bank
         self.store = store
+        self.requests = requests
         self.faults = faults
         self.dispatcher = dispatcher
         # Set on shutdown so handlers sleeping for latency or timeout faults wake at once.
@@ -108,6 +116,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
+        # The request-log entry of this request when it is a POST /payments (a keep-alive
+        # connection serves several requests with one handler).
+        self._post: PostEntry | None = None
         try:
             body = self._read_body()
             if body is None:
@@ -177,15 +188,21 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             # Timeout fault: the charge is made, but the answer comes too late for the client.
             self.server.stopping.wait(answer.hold_s)
         payload = json.dumps(answer.body, separators=(",", ":")).encode("utf-8")
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        finally:
+            # Written (or the client already gone): either way this is when it was answered.
+            if self._post is not None:
+                self.server.requests.answered(self._post)
+                self._post = None
 
     # -- bank API ------------------------------------------------------------------------
 
@@ -209,17 +226,31 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.server.stopping.wait(latency_ms / 1000)
 
     def post_payment(self, _params: dict[str, str]) -> Answer:
-        """POST /payments."""
+        """POST /payments, logged in the request log whatever the answer."""
+        key = self.headers.get("Idempotency-Key")
+        self._post = self.server.requests.receive(key)
+        # Parsed before the auth check only so that a refused POST is logged under its ids.
+        body, bad_json = self._json_body()
         denied = self._authorised()
         if denied:
             self.server.store.count_post(valid=False)
-            return denied
-        self._inject_latency()
-        body, bad_json = self._json_body()
-        if bad_json:
-            self.server.store.count_post(valid=False)
-            return bad_json
-        return self.server.bank.submit(body, self.headers.get("Idempotency-Key"))
+            answer = denied
+        else:
+            self._inject_latency()
+            if bad_json:
+                self.server.store.count_post(valid=False)
+                answer = bad_json
+            else:
+                answer = self.server.bank.submit(body, key)
+        self.server.requests.decided(
+            self._post,
+            body,
+            status=answer.status,
+            outcome=answer.outcome,
+            hold_s=answer.hold_s,
+            answer_body=answer.body,
+        )
+        return answer
 
     def get_payment(self, params: dict[str, str]) -> Answer:
         """GET /payments/{id}."""
@@ -250,30 +281,60 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         """GET /_sim/stats."""
         return Answer(200, self.server.store.stats())
 
+    def sim_requests(self, _params: dict[str, str]) -> Answer:
+        """GET /_sim/requests?after=<seq>&limit=<n>."""
+        query = parse_qs(urlsplit(self.path).query)
+        after = query.get("after", ["0"])[-1]
+        limit = query.get("limit", [""])[-1]
+        details = [
+            {"field": name, "message": "must be a non-negative integer"}
+            for name, value in (("after", after), ("limit", limit or "0"))
+            if not value.isdigit()
+        ]
+        if details:
+            return Answer(400, error_body("validation_error", "invalid query", details))
+        read = self.server.requests.read(int(after), int(limit) if limit else None)
+        return Answer(200, read)
+
+    def sim_get_mode(self, _params: dict[str, str]) -> Answer:
+        """GET /_sim/mode."""
+        return Answer(200, self.server.faults.mode.to_json())
+
+    def sim_put_mode(self, _params: dict[str, str]) -> Answer:
+        """PUT /_sim/mode."""
+        return self._replace_setting(parse_mode, self.server.faults.set_mode, "mode")
+
+    def _replace_setting(
+        self, parse: Callable[[Any], Any], apply: Callable[[Any], None], name: str
+    ) -> Answer:
+        """Parse a PUT body into a setting and apply it; 400 listing every bad field."""
+        body, bad_json = self._json_body()
+        if bad_json:
+            return bad_json
+        try:
+            setting = parse(body)
+        except FaultsValidationError as exc:
+            return Answer(400, error_body("validation_error", str(exc), exc.details))
+        apply(setting)
+        log.info("%s set: %s", name, setting.to_json())
+        return Answer(200, setting.to_json())
+
     def sim_get_faults(self, _params: dict[str, str]) -> Answer:
         """GET /_sim/faults."""
         return Answer(200, self.server.faults.current.to_json())
 
     def sim_put_faults(self, _params: dict[str, str]) -> Answer:
         """PUT /_sim/faults."""
-        body, bad_json = self._json_body()
-        if bad_json:
-            return bad_json
-        try:
-            faults = parse_faults(body)
-        except FaultsValidationError as exc:
-            return Answer(400, error_body("validation_error", str(exc), exc.details))
-        self.server.faults.set(faults)
-        log.info("faults set: %s", faults.to_json())
-        return Answer(200, faults.to_json())
+        return self._replace_setting(parse_faults, self.server.faults.set, "faults")
 
     def sim_reset(self, _params: dict[str, str]) -> Answer:
         """POST /_sim/reset."""
         self.server.store.reset()
+        self.server.requests.reset()
         self.server.faults.reset()
         cancelled = self.server.dispatcher.cancel_all()
         log.info(
-            "reset: records and faults cleared, %d pending callback(s) cancelled",
+            "reset: records, requests, faults and mode cleared, %d pending callback(s) cancelled",
             cancelled,
         )
         return Answer(200, {"reset": True, "callbacks_cancelled": cancelled})
@@ -286,6 +347,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("GET", re.compile(r"/_sim/payments"), SimulatorHandler.sim_payments),
     ("GET", re.compile(rf"/_sim/payments/{_ID_SEGMENT}"), SimulatorHandler.sim_payment),
     ("GET", re.compile(r"/_sim/stats"), SimulatorHandler.sim_stats),
+    ("GET", re.compile(r"/_sim/requests"), SimulatorHandler.sim_requests),
+    ("GET", re.compile(r"/_sim/mode"), SimulatorHandler.sim_get_mode),
+    ("PUT", re.compile(r"/_sim/mode"), SimulatorHandler.sim_put_mode),
     ("GET", re.compile(r"/_sim/faults"), SimulatorHandler.sim_get_faults),
     ("PUT", re.compile(r"/_sim/faults"), SimulatorHandler.sim_put_faults),
     ("POST", re.compile(r"/_sim/reset"), SimulatorHandler.sim_reset),
