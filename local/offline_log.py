@@ -78,12 +78,26 @@ def lambda_record(line: str) -> dict[str, Any] | None:
     return record
 
 
+def metrics_record(line: str) -> dict[str, Any] | None:
+    """The embedded-metric-format record (Powertools Metrics, CloudWatch EMF) a line holds,
+    or None when it is not one: a JSON object whose `_aws` names CloudWatch metrics."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("_aws"), dict):
+        return None
+    return record if "CloudWatchMetrics" in record["_aws"] else None
+
+
 @dataclass
 class ServiceLog:
     """One service's log, split by writer."""
 
     offline: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    # The Lambdas' EMF metric lines (structured too, but metrics, not log records).
+    metrics: list[dict[str, Any]] = field(default_factory=list)
     # Lines a Lambda wrote that are not a structured record: each one is a defect.
     unstructured: list[str] = field(default_factory=list)
 
@@ -99,10 +113,13 @@ def split_lines(lines: list[str]) -> ServiceLog:
             split.offline.append(line)
             continue
         record = lambda_record(line)
-        if record is None:
-            split.unstructured.append(line)
-        else:
+        metrics = None if record is not None else metrics_record(line)
+        if record is not None:
             split.records.append(record)
+        elif metrics is not None:
+            split.metrics.append(metrics)
+        else:
+            split.unstructured.append(line)
     return split
 
 

@@ -71,3 +71,34 @@ def test_a_lambda_line_that_is_not_a_structured_record_is_reported(line: str) ->
     split = split_lines([*OFFLINE_LINES, RECORD, line])
 
     assert ([line], 1) == (split.unstructured, len(split.records))
+
+
+EMF_LINE = json.dumps(
+    {
+        "_aws": {
+            "Timestamp": 1796158507350,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "PaymentGateway",
+                    "Dimensions": [["stage", "service"]],
+                    "Metrics": [{"Name": "PaymentsAccepted", "Unit": "Count"}],
+                }
+            ],
+        },
+        "stage": "local",
+        "service": "merchant-api",
+        "PaymentsAccepted": [1.0],
+    }
+)
+
+
+def test_emf_metric_lines_are_metrics_and_other_json_is_not_structured() -> None:
+    """A Powertools EMF line is a metrics record; a JSON line that is neither a log record
+    nor names CloudWatch metrics stays unstructured (the battery fails on it)."""
+    stray = json.dumps({"_aws": {"Timestamp": 1}, "PaymentsAccepted": [1.0]})
+
+    split = split_lines([RECORD, EMF_LINE, stray])
+
+    assert [json.loads(RECORD)] == split.records
+    assert [json.loads(EMF_LINE)] == split.metrics
+    assert [stray] == split.unstructured

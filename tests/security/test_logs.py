@@ -36,14 +36,26 @@ def test_one_correlation_id_follows_a_payment_from_the_api_to_the_callback(
     assert 201 == response.status_code, response.text
     payment_id = response.json()["id"]
     assert "succeeded" == wait_status(api, merchant.id, merchant.api_key, payment_id)["status"]
-    time.sleep(1.0)  # the callback's last line
 
-    tagged = {
-        name: [
-            line for line in json_lines(stack, name) if line.get("correlation_id") == correlation
-        ]
-        for name in ("merchant-api", "bank-forwarder", "bank-callback")
-    }
+    def tagged_lines() -> dict[str, list[dict[str, Any]]]:
+        return {
+            name: [
+                line
+                for line in json_lines(stack, name)
+                if line.get("correlation_id") == correlation
+            ]
+            for name in ("merchant-api", "bank-forwarder", "bank-callback")
+        }
+
+    # The callback's last line reaches its log file a moment after the answer (the offline
+    # runner's pipe): wait for it, for at most 10 s.
+    deadline = time.monotonic() + 10
+    tagged = tagged_lines()
+    while time.monotonic() < deadline and "succeeded" not in {
+        line.get("status") for line in tagged["bank-callback"]
+    }:
+        time.sleep(0.2)
+        tagged = tagged_lines()
 
     assert {name: True for name in tagged} == {name: bool(lines) for name, lines in tagged.items()}
     for lines in tagged.values():
@@ -59,5 +71,6 @@ def test_every_lambda_log_line_is_structured_json(stack: LocalStack) -> None:
         split = read_service_log(stack.log_dir / f"{name}.log")
 
         assert split.records, name
+        assert split.metrics, name  # every handler flushes its EMF metrics
         assert (name, []) == (name, split.unstructured)
         assert {name} == {record["service"] for record in split.records}
