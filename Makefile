@@ -83,7 +83,7 @@ HANDLER_PACKAGES := services/merchant-api/merchant_api_handlers \
   services/bank-forwarder/bank_forwarder_handlers services/bank-callback/bank_callback_handlers
 
 typecheck: install
-	$(VENV)/bin/mypy shared_kernel gateway_ops local contracts/build_openapi.py services/bank-simulator bench \
+	$(VENV)/bin/mypy shared_kernel gateway_ops local contracts/build_openapi.py services/bank-simulator services/plugins bench \
 	  $(HANDLER_PACKAGES)
 
 # The operator CLI (gateway_ops, docs/operations.md) on the running local stack.
