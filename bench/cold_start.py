@@ -51,6 +51,7 @@ TABLES: dict[str, list[str]] = {
     "authorizer": ["api_keys"],
     "submit_payment": ["idempotency", "payments"],
     "get_payment": ["payments"],
+    "list_payments": ["payments"],
     "forward": ["payments"],
     "reconcile": ["payments"],
     "payment_updates": ["payments"],
@@ -62,6 +63,7 @@ BUILD: dict[str, tuple[list[str], list[str]]] = {
     # The idempotency store is built by a first POST too.
     "submit_payment": (["submit_once_per_key", "idempotency"], ["dynamodb", "sqs", "kms"]),
     "get_payment": (["get_payment"], ["dynamodb"]),
+    "list_payments": (["list_payments"], ["dynamodb"]),
     "forward": (["forward_delivery"], ["dynamodb", "kms"]),
     "reconcile": (["reconcile"], ["dynamodb", "sqs"]),
     "payment_updates": (["secrets", "apply_bank_update"], ["dynamodb", "secretsmanager"]),
