@@ -284,7 +284,19 @@ class Gateway:
         """Use case: forward a payment to the bank."""
         from shared_kernel.application.forward_payment import ForwardPayment
 
-        return ForwardPayment(self.payments, self.bank, self.cipher, self.clock, self.metrics)
+        s = self.settings
+        # The next delivery waits at most the back-off cap, and runs at most two bank calls'
+        # timeouts (submit, then the status query of a final attempt); 10 s of slack for the
+        # event source's batching window and scheduling.
+        horizon = s.forward_backoff_cap_s + 2 * (s.bank_connect_timeout_s + s.bank_read_timeout_s)
+        return ForwardPayment(
+            self.payments,
+            self.bank,
+            self.cipher,
+            self.clock,
+            self.metrics,
+            retry_horizon=timedelta(seconds=horizon + 10),
+        )
 
     @cached_property
     def forward_delivery(self) -> ForwardDelivery:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
-from shared_kernel.application.errors import BankRejected, BankUnavailable
+from shared_kernel.application.errors import BankRejected, BankUnavailable, ConcurrentUpdate
 from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import (
     NO_METRICS,
@@ -50,6 +51,11 @@ class ForwardPayment:
     cipher: CardCipher
     clock: Clock
     metrics: Metrics = NO_METRICS
+    # How long after a failed attempt the message's next delivery may still be running (the
+    # longest back-off plus an attempt's bank calls). Until then the reconciler must not
+    # requeue the payment: a second message would be a second delivery running beside the
+    # first, POSTing again while the first may already have the bank's 202. Zero: no hold.
+    retry_horizon: timedelta = timedelta(0)
 
     def __call__(self, message: QueuedPayment, final_attempt: bool = False) -> ForwardResult:
         """Send the payment unless it has already been sent; see the class docstring."""
@@ -84,6 +90,7 @@ class ForwardPayment:
             return ForwardResult.REJECTED
         except BankUnavailable:
             if not final_attempt:
+                self._hold_reconciler(payment)
                 raise
             return self._give_up(payment)
         now = self.clock.now()
@@ -94,6 +101,23 @@ class ForwardPayment:
             first=payment,
         )
         return ForwardResult.ACCEPTED
+
+    def _hold_reconciler(self, payment: PaymentRequest) -> None:
+        # Only on this failure path: one conditional write moving the reconciler's next look
+        # past the retry (never earlier). A lost race means the payment moved on: nothing to do.
+        if self.retry_horizon <= timedelta(0):
+            return
+        until = self.clock.now() + self.retry_horizon
+
+        def hold(p: PaymentRequest) -> bool:
+            if p.next_check_at is not None and p.next_check_at >= until:
+                return False
+            return p.postpone_check(PaymentStatus.PENDING, until)
+
+        try:
+            update_payment(self.repository, payment.id, hold, first=payment)
+        except ConcurrentUpdate:
+            pass
 
     def _give_up(self, payment: PaymentRequest) -> ForwardResult:
         # Earlier attempts may have reached the bank (a timeout is an unknown outcome), so

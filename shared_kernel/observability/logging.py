@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -49,10 +50,16 @@ def get_logger(service: str) -> Logger:
 def _route_root_logger_through(logger: Logger) -> None:
     # Library records (ours via logging.getLogger(__name__), botocore, urllib3) reach the
     # root logger; give its handlers the same scrubbing JSON formatter.
+    # On stdout, like the service logger's own lines and the EMF metric lines, so that all of
+    # one invocation's lines come out in order on one stream (a runner that reads stdout and
+    # stderr apart, as serverless-offline's does, lost stderr lines that came after the
+    # invocation's answer).
     root = logging.getLogger()
     formatter: Any = logger.registered_formatter
     if not root.handlers:
-        root.addHandler(logging.StreamHandler())
+        root.addHandler(logging.StreamHandler(sys.stdout))
     for handler in root.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setStream(sys.stdout)
         handler.setFormatter(formatter)
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))

@@ -3,8 +3,11 @@
 `metrics` is the process's Powertools Metrics; every handler flushes it with
 `@metrics.log_metrics`, one EMF line per invocation holding the counts recorded without
 dimensions of their own. A count or timing with dimensions (a status, a reason, an operation)
-is written at once as its own EMF line (`single_metric`), since one EMF line has one set of
-dimensions. Every metric carries `service` (POWERTOOLS_SERVICE_NAME) and `stage` (STAGE).
+is written at once as its own EMF line, since one EMF line has one set of dimensions: built
+by an `EphemeralMetrics` and written with ONE `write` call, so lines written by the
+forwarder's threads at the same time never run into each other (Powertools' `single_metric`
+prints the line and its newline as two writes, and two threads' lines came out as one).
+Every metric carries `service` (POWERTOOLS_SERVICE_NAME) and `stage` (STAGE).
 
 Outside Lambda (the operator CLI) `CloudWatchMetrics` puts the same metrics with the API.
 docs/observability.md lists the metrics and the alarms built on them.
@@ -12,13 +15,15 @@ docs/observability.md lists the metrics and the alarms built on them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import threading
 import warnings
 from typing import Any
 
-from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics, MetricUnit
 
 NAMESPACE = "PaymentGateway"
 logger = logging.getLogger(__name__)
@@ -55,12 +60,13 @@ class PowertoolsMetrics:
             with self._lock:
                 self._emf.add_metric(name=name, unit=unit, value=value)
             return
-        default = {"service": self._service, **self._emf.default_dimensions}
-        with single_metric(
-            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=default
-        ) as metric:
-            for key, dimension in dimensions.items():
-                metric.add_dimension(name=key, value=dimension)
+        line = EphemeralMetrics(namespace=NAMESPACE)
+        every = {"service": self._service, **self._emf.default_dimensions, **dimensions}
+        for key, dimension in every.items():
+            line.add_dimension(name=key, value=dimension)
+        line.add_metric(name=name, unit=unit, value=value)
+        sys.stdout.write(json.dumps(line.serialize_metric_set(), separators=(",", ":")) + "\n")
+        sys.stdout.flush()  # in order with the log lines, which the logging handler flushes
 
 
 class CloudWatchMetrics:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -232,3 +234,29 @@ def test_scripted_acceptance_reference_is_recorded(
     bank.then(BankAcceptance("bank-ref-42"))
     forward(MESSAGE)
     assert "bank-ref-42" == repository.get(PAYMENT_ID).bank_reference
+
+
+def test_a_failed_attempt_holds_the_reconciler_off_until_the_retry_has_run(
+    forward: ForwardPayment, bank: ScriptedBank, repository: InMemoryPaymentRepository
+) -> None:
+    """After a 503, the payment's next reconciler check moves to now + the retry horizon (never
+    earlier), so no requeue runs a second delivery beside the message's own retry."""
+    clock = FixedClock(CREATED_AT + timedelta(seconds=5))
+    holding = replace(forward, clock=clock, retry_horizon=timedelta(seconds=60))
+    bank.then(BankUnavailable("503"))
+    bank.then(BankUnavailable("503"))
+
+    with pytest.raises(BankUnavailable):
+        holding(MESSAGE)
+    held = repository.get(PAYMENT_ID).next_check_at
+    clock.set(CREATED_AT + timedelta(seconds=1))  # an earlier hold never moves it back
+    with pytest.raises(BankUnavailable):
+        holding(MESSAGE)
+
+    stored = repository.get(PAYMENT_ID)
+    assert (CREATED_AT + timedelta(seconds=65), held, PaymentStatus.PENDING) == (
+        held,
+        stored.next_check_at,
+        stored.status,
+    )
+    assert not stored.is_due_for_check(CREATED_AT + timedelta(seconds=64))

@@ -88,3 +88,28 @@ def test_a_payment_writes_its_metrics_as_emf_lines(
     )
     assert str(payment.id) not in out
     assert str(SPEC_BODY["card_number"]) not in out
+
+
+def test_dimensioned_metrics_from_many_threads_come_out_one_emf_line_each(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The forwarder's threads record at the same time: every line written is one whole EMF
+    record (Powertools' single_metric printed a line and its newline apart, and two threads'
+    lines ran into one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared_kernel.observability.metrics import PowertoolsMetrics
+
+    recorder = PowertoolsMetrics(service="bank-forwarder")
+
+    def burst(_: int) -> None:
+        for _ in range(200):
+            recorder.count("PaymentsForwarded", result="accepted")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(burst, range(8)))
+    lines = capfd.readouterr().out.splitlines()
+
+    records = [json.loads(line) for line in lines]
+    assert 1600 == len(records)
+    assert [] == [r for r in records if r["PaymentsForwarded"] != [1.0]]
