@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from shared_kernel.application.errors import BankRejected, BankUnavailable, ConcurrentUpdate
+from shared_kernel.application.errors import BankRejected, BankUnavailable
 from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import (
     NO_METRICS,
@@ -19,7 +19,7 @@ from shared_kernel.application.ports import (
     PaymentRepository,
     QueuedPayment,
 )
-from shared_kernel.application.retrying import update_payment
+from shared_kernel.application.retrying import update_payment, update_payment_unless_moved
 from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
 
@@ -108,16 +108,9 @@ class ForwardPayment:
         if self.retry_horizon <= timedelta(0):
             return
         until = self.clock.now() + self.retry_horizon
-
-        def hold(p: PaymentRequest) -> bool:
-            if p.next_check_at is not None and p.next_check_at >= until:
-                return False
-            return p.postpone_check(PaymentStatus.PENDING, until)
-
-        try:
-            update_payment(self.repository, payment.id, hold, first=payment)
-        except ConcurrentUpdate:
-            pass
+        update_payment_unless_moved(
+            self.repository, payment.id, lambda p: p.hold_check_until(until), first=payment
+        )
 
     def _give_up(self, payment: PaymentRequest) -> ForwardResult:
         # Earlier attempts may have reached the bank (a timeout is an unknown outcome), so

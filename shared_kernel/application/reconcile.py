@@ -45,7 +45,7 @@ from shared_kernel.application.ports import (
     PaymentRepository,
     QueuedPayment,
 )
-from shared_kernel.application.retrying import update_payment
+from shared_kernel.application.retrying import update_payment_unless_moved
 from shared_kernel.domain.errors import InvalidTransition
 from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
 
@@ -263,10 +263,8 @@ class Reconcile:
     def _reschedule(
         self, payment: PaymentRequest, change: Callable[[PaymentRequest], bool]
     ) -> None:
-        try:
-            update_payment(self.repository, payment.id, change, first=payment)
-        except ConcurrentUpdate:
-            pass  # it is moving; the next pass sees where it went
+        # It is moving if this gives way; the next pass sees where it went.
+        update_payment_unless_moved(self.repository, payment.id, change, first=payment)
 
 
 def _correlation(payment: PaymentRequest) -> str:

@@ -35,3 +35,17 @@ def update_payment(
     if change(payment):
         repository.save(payment)
     return payment
+
+
+def update_payment_unless_moved(
+    repository: PaymentRepository,
+    payment_id: UUID,
+    change: Callable[[PaymentRequest], bool],
+    first: PaymentRequest | None = None,
+) -> None:
+    """`update_payment` for bookkeeping that may give way: if the payment keeps moving under
+    it (every attempt lost a race), leave it; whoever moved it decides what comes next."""
+    try:
+        update_payment(repository, payment_id, change, first=first)
+    except ConcurrentUpdate:
+        pass

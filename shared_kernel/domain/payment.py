@@ -428,6 +428,14 @@ class PaymentRequest:
         self.next_check_at = until
         return True
 
+    def hold_check_until(self, until: datetime) -> bool:
+        """A forward attempt failed: the reconciler must not look at the pending payment before
+        `until` (its retry will have run by then). Never moves the check earlier; False (nothing
+        changes) if it is not pending or already checked that late."""
+        if self.next_check_at is not None and self.next_check_at >= until:
+            return False
+        return self.postpone_check(PaymentStatus.PENDING, until)
+
     def pull_events(self) -> list[DomainEvent]:
         """The events recorded so far, oldest first, leaving none (for the repository)."""
         events, self.events = self.events, []
