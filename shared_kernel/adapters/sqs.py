@@ -35,12 +35,15 @@ def _utc_now() -> datetime:
 
 def message_body(message: QueuedPayment, enqueued_at: datetime) -> dict[str, str]:
     """The contract body of a queue message (ids only)."""
-    return {
+    body = {
         "payment_id": str(message.payment_id),
         "merchant_id": str(message.merchant_id),
         "correlation_id": message.correlation_id,
         "enqueued_at": enqueued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if message.action_id is not None:
+        body["action_id"] = str(message.action_id)
+    return body
 
 
 class SqsPaymentQueue:
@@ -111,4 +114,5 @@ def parse_queued_payment(body: str) -> QueuedPayment:
         payment_id=UUID(document["payment_id"]),
         merchant_id=UUID(document["merchant_id"]),
         correlation_id=document["correlation_id"],
+        action_id=UUID(document["action_id"]) if "action_id" in document else None,
     )

@@ -29,6 +29,10 @@ class BankRejected(ApplicationError):
     """The bank said the request is invalid (400/422): never retry it."""
 
 
+class BankUnknownPayment(BankRejected):
+    """The bank does not know the payment an action names (404): never retry it."""
+
+
 class IdempotencyInProgress(ApplicationError):
     """A request with the same Idempotency-Key is still being processed: retry later."""
 

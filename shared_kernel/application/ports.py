@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from shared_kernel.domain.action import PaymentAction
+from shared_kernel.domain.action import ActionType, PaymentAction
 from shared_kernel.domain.card import CardSecrets, Expiry, SealedCard
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import Outcome, PaymentRequest, PaymentStatus
@@ -25,6 +26,9 @@ class QueuedPayment:
     payment_id: UUID
     merchant_id: UUID
     correlation_id: str
+    # Set when the message asks for one of the payment's actions (a capture, void or refund,
+    # SPEC §8) to be sent instead of the payment itself.
+    action_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,39 @@ class BankPaymentRequest:
     # The submit request's correlation id, sent as X-Correlation-Id so the bank's logs and
     # ours can be joined (never a secret).
     correlation_id: str | None = None
+    # False for a manual-capture payment: the bank only authorises (status AUTHORIZED).
+    capture: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BankActionRequest:
+    """A capture, void or refund of a payment the bank knows (no card data: the bank finds
+    the payment by its id). The action id is the Idempotency-Key."""
+
+    payment_id: UUID
+    merchant_id: UUID
+    action_id: UUID
+    type: ActionType
+    # Captures and refunds only; a void releases the whole authorisation.
+    amount: int | None = None
+    correlation_id: str | None = None
+
+
+class BankActionStatus(StrEnum):
+    """The bank's view of an action (SPEC §8 bank contract)."""
+
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    DECLINED = "DECLINED"
+
+
+@dataclass(frozen=True, slots=True)
+class BankActionReport:
+    """The bank's current view of one action."""
+
+    action_id: UUID
+    type: ActionType
+    status: BankActionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +211,21 @@ class AcquiringBank(Protocol):
 
     def status_of(self, payment_id: UUID) -> BankStatusReport | None:
         """The bank's status for a payment; None if the bank never received it."""
+
+
+class BankActions(Protocol):
+    """The acquiring bank's API for a payment's captures, voids and refunds (SPEC §8)."""
+
+    def submit_action(self, request: BankActionRequest) -> None:
+        """Send a capture, void or refund; idempotent on the action id. Returns when the bank
+        accepted it (202: the outcome comes later by callback or query).
+
+        Raises BankRejected (400/422: never retry), BankUnknownPayment (404) or
+        BankUnavailable (outcome unknown: retry with the same id, or query).
+        """
+
+    def action_status_of(self, payment_id: UUID, action_id: UUID) -> BankActionReport | None:
+        """The bank's status for an action; None if the bank never received it."""
 
 
 class CardCipher(Protocol):

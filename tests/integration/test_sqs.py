@@ -61,6 +61,27 @@ def test_a_published_message_carries_exactly_the_contract_body(
     assert MESSAGE == parse_queued_payment(body)
 
 
+def test_a_message_for_an_action_carries_its_action_id(
+    aws_client: ClientFactory, queue_url: str
+) -> None:
+    """A capture, void or refund travels as the payment's message plus its action id, and
+    parses back to the same message."""
+    sqs = aws_client("sqs")
+    message = QueuedPayment(
+        payment_id=MESSAGE.payment_id,
+        merchant_id=MESSAGE.merchant_id,
+        correlation_id="req-7f3e",
+        action_id=UUID("5b0e3c1d-8f2a-4d6e-9a7b-1c2d3e4f5a6b"),
+    )
+    SqsPaymentQueue(sqs, queue_url, clock=fixed_clock).publish(message)
+
+    body = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"][0]["Body"]
+
+    assert "5b0e3c1d-8f2a-4d6e-9a7b-1c2d3e4f5a6b" == json.loads(body)["action_id"]
+    assert [] == validate("payment-queue-message", json.loads(body))
+    assert message == parse_queued_payment(body)
+
+
 def test_an_unreachable_endpoint_raises_queue_unavailable(aws_client: ClientFactory) -> None:
     """Connection errors become QueueUnavailable, so submit can leave it to the reconciler."""
     closed = f"http://127.0.0.1:{free_port()}"
