@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
+    from shared_kernel.adapters.bank.client import HttpAcquiringBank
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     )
     from shared_kernel.application.ports import (
         AcquiringBank,
+        BankActions,
         CardCipher,
         CardFingerprinter,
         Metrics,
@@ -181,6 +183,17 @@ class Gateway:
 
     @cached_property
     def bank(self) -> AcquiringBank:
+        """The acquiring bank's payments API."""
+        return self.bank_client
+
+    @cached_property
+    def bank_actions(self) -> BankActions:
+        """The acquiring bank's captures, voids and refunds (SPEC §8): the same client as
+        `bank`, so both share one connection pool, key and timeouts."""
+        return self.bank_client
+
+    @cached_property
+    def bank_client(self) -> HttpAcquiringBank:
         """The acquiring bank's HTTP API; its key is read from Secrets Manager when used."""
         from shared_kernel.adapters.bank.client import HttpAcquiringBank
 
