@@ -42,7 +42,7 @@ NOT_RECEIVED = "the bank never received this payment"
 @dataclass(frozen=True)
 class Answer:
     """What to answer: HTTP status and JSON body, after holding the response ``hold_s``;
-    for a POST /payments, what the bank did (request_log's CHARGED, REPEAT, UNAVAILABLE; None
+    for a POST, what the bank did (request_log's CHARGED, APPLIED, REPEAT, UNAVAILABLE; None
     for a refusal)."""
 
     status: int

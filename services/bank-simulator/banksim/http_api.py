@@ -25,6 +25,7 @@ Test API (no auth; the server only listens on loopback):
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -246,9 +247,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         """GET /payments/{id}."""
         return self._bank_get(lambda: self.server.bank.query(params["payment_id"]))
 
-    def post_action(self, params: dict[str, str]) -> Answer:
+    def post_action(self, params: dict[str, str], action_type: str) -> Answer:
         """POST /payments/{id}/captures|voids|refunds, logged whatever the answer."""
-        action_type = SEGMENTS[params["segment"]]
         payment_id = params["payment_id"]
 
         def ids() -> dict[str, str | None]:
@@ -407,10 +407,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("POST", re.compile(r"/payments"), SimulatorHandler.post_payment),
     ("GET", re.compile(rf"/payments/{_ID_SEGMENT}"), SimulatorHandler.get_payment),
-    (
-        "POST",
-        re.compile(rf"/payments/{_ID_SEGMENT}/(?P<segment>captures|voids|refunds)"),
-        SimulatorHandler.post_action,
+    *(
+        (
+            "POST",
+            re.compile(rf"/payments/{_ID_SEGMENT}/{segment}"),
+            functools.partial(SimulatorHandler.post_action, action_type=action_type),
+        )
+        for segment, action_type in SEGMENTS.items()
     ),
     (
         "GET",

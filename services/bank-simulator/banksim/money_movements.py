@@ -19,7 +19,6 @@ import hmac
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from banksim.bank import NOT_RECEIVED, Answer, Desk, rfc3339, unavailable
@@ -38,31 +37,28 @@ SEGMENTS = {"captures": "capture", "voids": "void", "refunds": "refund"}
 ACTION_NOT_RECEIVED = "the bank never received this action"
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why the balances refuse an action (a 422 error code and message)."""
-
-    code: str
-    message: str
-
-
-def refusal(payment: PaymentRecord, action_type: str, amount: int, now: float) -> Refusal | None:
-    """What the payment's balances say to a new action of ``amount``; None to accept it."""
+def refusal(payment: PaymentRecord, action_type: str, amount: int, now: float) -> Answer | None:
+    """The 422 the payment's balances answer to a new action of ``amount``; None to accept."""
     if action_type in ("capture", "void"):
         authorised = payment.status_at(now) is BankStatus.AUTHORIZED
         if not authorised or payment.held("void", now):
-            return Refusal("payment_not_authorized", f"a {action_type} needs an authorisation")
+            message = f"a {action_type} needs an authorisation"
+            return Answer(422, error_body("payment_not_authorized", message))
         if payment.held("capture", now):
-            return Refusal("already_captured", "the authorisation has a capture already")
+            message = "the authorisation has a capture already"
+            return Answer(422, error_body("already_captured", message))
         if action_type == "capture" and amount > (payment.amount or 0):
-            return Refusal("amount_too_large", "the capture is above the authorised amount")
+            message = "the capture is above the authorised amount"
+            return Answer(422, error_body("amount_too_large", message))
         return None
     captured = payment.captured(now)
     if captured == 0:
-        return Refusal("payment_not_captured", "only a captured payment can be refunded")
+        message = "only a captured payment can be refunded"
+        return Answer(422, error_body("payment_not_captured", message))
     refundable = captured - sum(refund.amount for refund in payment.held("refund", now))
     if amount > refundable:
-        return Refusal("amount_too_large", "the refund is above what is left to refund")
+        message = "the refund is above what is left to refund"
+        return Answer(422, error_body("amount_too_large", message))
     return None
 
 
@@ -101,14 +97,13 @@ class MoneyMovements(Desk):
                 # A void releases (and is recorded with) the whole authorised amount.
                 amount = body["amount"] if "amount" in body else payment.amount or 0
                 refused = refusal(payment, action_type, amount, time.time())
-                answer = (
-                    Answer(422, error_body(refused.code, refused.message))
-                    if refused
-                    else self._accept(payment, action_type, amount, body, fingerprint, faults)
+                answer = refused or self._accept(
+                    payment, action_type, amount, body, fingerprint, faults
                 )
             self._store.count_action_post(valid=True, refused=refused is not None)
         if refused:
-            log.info("refused %s payment=%s: %s", action_type, payment_id, refused.code)
+            code = refused.body["error"]["code"]
+            log.info("refused %s payment=%s: %s", action_type, payment_id, code)
         return answer
 
     def query(self, payment_id: str, action_id: str) -> Answer:
