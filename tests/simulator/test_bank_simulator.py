@@ -372,6 +372,8 @@ def sim(module_sim: Simulator, receiver: CallbackReceiver) -> Simulator:
         ("4100000000000019", ["FRAUD_DETECTED"]),
         ("4000000000000002", ["DECLINED"]),
         (PROCESSING_THEN_PAID_CARD, ["PROCESSING", "PAID"]),
+        ("4000000000000341", ["PAID"]),  # pays; only its captures are declined (§8)
+        ("4000000000005126", ["PAID"]),  # pays; only its refunds are declined (§8)
         ("5555555555554444", ["PAID"]),
     ],
 )
