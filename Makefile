@@ -80,7 +80,7 @@ lint: install
 	$(PY) contracts/build_openapi.py --check
 
 HANDLER_PACKAGES := services/merchant-api/merchant_api_handlers \
-  services/bank-forwarder/bank_forwarder_handlers services/bank-callback/bank_callback_handlers
+  services/bank-forwarder/bank_forwarder_handlers services/bank-callback/bank_callback_handlers services/events/events_handlers
 
 typecheck: install
 	$(VENV)/bin/mypy shared_kernel gateway_ops local contracts/build_openapi.py services/bank-simulator services/plugins bench \
