@@ -55,7 +55,7 @@ def event_listing(event: Mapping[str, Any]) -> EventListing:
     (merchant_id,) = path_ids(event, "merchant_id")
     authorise(event, merchant_id)
     query = QueryParameters(event)
-    limit, after, before = query.page("event")
+    limit, after, before = query.page("an event")
     kind = query.check(
         "type", lambda t: t if t in EVENT_TYPES else None, "must be a known event type"
     )

@@ -222,7 +222,7 @@ def payment_listing(event: Mapping[str, Any]) -> PaymentListing:
     authorise(event, merchant_id)
     query = QueryParameters(event)
     check = query.check
-    limit, after, before = query.page("payment")
+    limit, after, before = query.page("a payment")
     statuses = ", ".join(s.value for s in PaymentStatus)
     status = check("status", _status, f"must be one of {statuses}")
     reference = check(
@@ -264,14 +264,14 @@ class QueryParameters:
 
     def page(self, item: str) -> tuple[int | None, UUID | None, UUID | None]:
         """The paging parameters of SPEC §9 (`limit`, and at most one of `starting_after`,
-        `ending_before`, each the id of an `item`)."""
+        `ending_before`, each `item` id: "a payment", "an event")."""
         from shared_kernel.application.list_payments import MAX_LIMIT
 
         limit = self.check(
             "limit", lambda t: _limit(t, MAX_LIMIT), f"must be an integer from 1 to {MAX_LIMIT}"
         )
-        after = self.check("starting_after", parse_uuid, f"must be a {item} id (UUID)")
-        before = self.check("ending_before", parse_uuid, f"must be a {item} id (UUID)")
+        after = self.check("starting_after", parse_uuid, f"must be {item} id (UUID)")
+        before = self.check("ending_before", parse_uuid, f"must be {item} id (UUID)")
         if "starting_after" in self.values and "ending_before" in self.values:
             self.errors.append(FieldError("ending_before", "cannot be given with starting_after"))
         return limit, after, before

@@ -58,7 +58,8 @@ class ListEvents:
             EventPageQuery(
                 merchant_id=listing.merchant_id,
                 limit=listing.limit,
-                not_before=self.clock.now() - RETENTION,
+                # An event expires at created_at + 30 days exactly (as `get` has it).
+                not_before=self.clock.now() - RETENTION + timedelta(microseconds=1),
                 type=listing.type,
                 after=position("starting_after", listing.starting_after),
                 before=position("ending_before", listing.ending_before),

@@ -93,7 +93,7 @@ class EventPosition:
 @dataclass(frozen=True, slots=True)
 class EventPageQuery:
     """One page of a merchant's events: at most `limit` of type `type` (None: every type)
-    recorded after `not_before` (older ones have expired), older than `after` or newer than
+    recorded at or after `not_before` (older ones have expired), older than `after` or newer than
     `before` (at most one of the two; neither: the newest)."""
 
     merchant_id: UUID
