@@ -115,7 +115,7 @@ deploy-local: install
 
 ## package: `sls package` of every function service
 package: install
-	for s in merchant-api bank-forwarder bank-callback; do \
+	for s in merchant-api bank-forwarder bank-callback events; do \
 	  (cd services/$$s && ../../node_modules/.bin/osls package --stage local) || exit 1; done
 
 ## bench: performance and cost figures (SPEC §7) in one table + bench/results.json
