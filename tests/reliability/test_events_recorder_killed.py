@@ -102,7 +102,8 @@ def fanned_out(stack: LocalStack, merchant: Merchant) -> Counter[str]:
 def test_killing_the_recorder_loses_and_duplicates_no_event(
     api: httpx.Client, stack: LocalStack, figures: dict[str, Any]
 ) -> None:
-    """Payments submitted while the recorder is SIGKILLed three times mid-batch: once all
+    """Payments submitted while the recorder is SIGKILLed three times mid-batch (bursts of
+    four until the last kill): once all
     are final and the stream is drained, each expected event is recorded exactly once, and
     each recorded event was fanned out at least once."""
     created = stack.register_merchant("Events crash merchant")
@@ -110,20 +111,29 @@ def test_killing_the_recorder_loses_and_duplicates_no_event(
     source = stack.events_source
     failures_before = len(source.invoke_failures())
     submitted: list[Any] = []
-    sender = threading.Thread(
-        target=lambda: submitted.append(submit_many(api, merchant, scaled(40), offset=3))
-    )
+    kills_done = threading.Event()
+
+    def keep_submitting() -> None:
+        # Payments keep changing until the last kill, so that each kill meets a batch.
+        while not kills_done.is_set() or not submitted:
+            submitted.append(submit_many(api, merchant, scaled(4), workers=2, offset=3))
+            kills_done.wait(0.5)
+
+    sender = threading.Thread(target=keep_submitting, name="events-crash-submit")
     chaos = random.Random(7)
     kills: list[Kill] = []
     sender.start()
-    for _ in range(KILLS):
-        time.sleep(chaos.uniform(0.3, 1.5))
-        assert wait_in_flight(source), "the recorder never had a batch in flight"
-        started = time.monotonic()
-        downtime = stack.restart("events")
-        kills.append(Kill(started, time.monotonic(), downtime))
-    sender.join()
-    ids = set(submitted[0].cards)
+    try:
+        for _ in range(KILLS):
+            time.sleep(chaos.uniform(0.3, 1.5))
+            assert wait_in_flight(source, timeout=30), f"no batch in flight: {source.stats()}"
+            started = time.monotonic()
+            downtime = stack.restart("events")
+            kills.append(Kill(started, time.monotonic(), downtime))
+    finally:
+        kills_done.set()
+        sender.join()
+    ids = {payment_id for burst in submitted for payment_id in burst.cards}
     settlement = wait_all_final(PaymentsTable(stack), sorted(ids), timeout=120)
     deadline = time.monotonic() + 60
     while source.lag() or source.in_flight():
