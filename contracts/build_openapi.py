@@ -91,7 +91,7 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "404": (
         "NotFound",
         "not_found",
-        "No such payment for this merchant (another merchant's payment is also 404).",
+        "No such payment or event for this merchant (another merchant's is also 404).",
     ),
     "409": (
         "IdempotencyInProgress",

@@ -103,7 +103,7 @@ def test_killing_the_recorder_loses_and_duplicates_no_event(
     api: httpx.Client, stack: LocalStack, figures: dict[str, Any]
 ) -> None:
     """Payments submitted while the recorder is SIGKILLed three times mid-batch (bursts of
-    four until the last kill): once all
+    three until the last kill): once all
     are final and the stream is drained, each expected event is recorded exactly once, and
     each recorded event was fanned out at least once."""
     created = stack.register_merchant("Events crash merchant")
@@ -116,7 +116,7 @@ def test_killing_the_recorder_loses_and_duplicates_no_event(
     def keep_submitting() -> None:
         # Payments keep changing until the last kill, so that each kill meets a batch.
         while not kills_done.is_set() or not submitted:
-            submitted.append(submit_many(api, merchant, scaled(4), workers=2, offset=3))
+            submitted.append(submit_many(api, merchant, scaled(3), workers=2, offset=3))
             kills_done.wait(0.5)
 
     sender = threading.Thread(target=keep_submitting, name="events-crash-submit")
