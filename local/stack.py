@@ -80,6 +80,7 @@ class Ports:
     callback_api: int = 3001
     bank_simulator: int = 3002
     aws_emulator: int = 4566
+    webhook_sink: int = 3003
     merchant_offline: int = field(default_factory=free_port)
     merchant_lambda: int = field(default_factory=free_port)
     callback_offline: int = field(default_factory=free_port)
@@ -95,12 +96,13 @@ class Ports:
             callback_api=_env_port("CALLBACK_API_PORT", 3001),
             bank_simulator=_env_port("BANK_SIMULATOR_PORT", 3002),
             aws_emulator=_env_port("AWS_EMULATOR_PORT", 4566),
+            webhook_sink=_env_port("WEBHOOK_SINK_PORT", 3003),
         )
 
     @classmethod
     def all_free(cls) -> Ports:
         """Every port free (for test runs beside a developer's `make start`)."""
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
     def problems(self) -> list[str]:
         """Why the stack could not listen on these ports: one line per port that is taken or
@@ -137,6 +139,7 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "callback_api": ("the bank callback API", "CALLBACK_API_PORT"),
     "bank_simulator": ("the bank simulator", "BANK_SIMULATOR_PORT"),
     "aws_emulator": ("the AWS emulator", "AWS_EMULATOR_PORT"),
+    "webhook_sink": ("the verifying webhook receiver", "WEBHOOK_SINK_PORT"),
     "merchant_offline": ("merchant-api's serverless-offline HTTP port", None),
     "merchant_lambda": ("merchant-api's serverless-offline Lambda port", None),
     "callback_offline": ("bank-callback's serverless-offline HTTP port", None),
@@ -144,6 +147,21 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "forwarder_offline": ("bank-forwarder's serverless-offline HTTP port", None),
     "forwarder_lambda": ("bank-forwarder's serverless-offline Lambda port", None),
 }
+
+
+@dataclass
+class _SinkCloser:
+    """Stops the webhook receiver's server and closes its log."""
+
+    server: Any
+    out: Any
+
+    def stop(self) -> None:
+        """Shut the server down and close its log file (never stdout)."""
+        self.server.shutdown()
+        self.server.server_close()
+        if self.out is not sys.stdout:
+            self.out.close()
 
 
 def wait_until(check: Any, what: str, timeout: float) -> None:
@@ -252,6 +270,8 @@ class LocalStack:
             "CALLBACK_SECRET_ID": names["BankCallbackSecret"],
             "BANK_API_KEY_SECRET_ID": names["BankApiKeySecret"],
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
+            "WEBHOOK_ENDPOINTS_TABLE": names["WebhookEndpointsTable"],
+            "WEBHOOK_SECRET_KEY_ID": names["WebhookSecretKeyAlias"],
         }
 
     def use_emulator(self) -> None:
@@ -445,7 +465,19 @@ class LocalStack:
         reconcile = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120)
         schedule = Schedule(reconcile, self.reconcile_every_s)
         self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
+        self._start_webhook_sink()
         self._pending_starts: list[Any] = [source, schedule]
+
+    def _start_webhook_sink(self) -> None:
+        from local.webhook_sink import WebhookSink, start_sink
+
+        port = self.ports.webhook_sink
+        self._say(f"verifying webhook receiver on http://127.0.0.1:{port}")
+        # Its one line per verified event goes to the console of `make start`, to a log
+        # file when quiet (tests).
+        out = open(self.log_dir / "webhook-sink.log", "a") if self.quiet else sys.stdout
+        server, self.webhook_sink = start_sink(port, WebhookSink(out=out))
+        self._closers.append(_SinkCloser(server, out))
 
     def _wait_ready(self) -> None:
         p = self.ports

@@ -54,8 +54,16 @@ class Settings:
     reconcile_max_requeues: int = 5
     reconcile_max_checks: int = 20
     reconcile_give_up_after_s: float = 86400.0
+    # The merchants' webhook endpoints and the KMS key of their signing secrets (SPEC §10).
+    webhook_endpoints_table: str = ""
+    webhook_secret_key_id: str = ""
     # Under serverless-offline (the local stack), which sets IS_OFFLINE=true.
     offline: bool = False
+
+    @property
+    def local_stage(self) -> bool:
+        """The `make start` stage: webhook URLs may also be the local receiver's."""
+        return self.stage == "local"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,5 +97,7 @@ class Settings:
             reconcile_max_requeues=int(env.get("RECONCILE_MAX_REQUEUES", "5")),
             reconcile_max_checks=int(env.get("RECONCILE_MAX_CHECKS", "20")),
             reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
+            webhook_endpoints_table=env.get("WEBHOOK_ENDPOINTS_TABLE", ""),
+            webhook_secret_key_id=env.get("WEBHOOK_SECRET_KEY_ID", ""),
             offline=env.get("IS_OFFLINE") == "true",
         )

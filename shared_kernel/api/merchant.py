@@ -20,7 +20,13 @@ from shared_kernel.adapters.apigateway import (
     respond,
 )
 from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
-from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
+from shared_kernel.domain.errors import (
+    EndpointLimitReached,
+    EndpointNotFound,
+    FieldError,
+    PaymentNotFound,
+    ValidationError,
+)
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import (
     REFERENCE_MAX_LENGTH,
@@ -273,6 +279,9 @@ def payment_page_response(page: PaymentPage) -> dict[str, Any]:
 ALLOWED_METHODS = {
     "/merchant/{merchant_id}/payments": "GET, POST",
     "/merchant/{merchant_id}/payment/{payment_id}": "GET",
+    "/merchant/{merchant_id}/webhook-endpoints": "GET, POST",
+    "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}": "DELETE",
+    "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}/rotate-secret": "POST",
 }
 
 
@@ -291,6 +300,10 @@ http_errors = apigateway.http_errors(
             400, "validation_error", "request is invalid", error.details
         ),
         PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
+        EndpointNotFound: lambda _: HttpError(404, "not_found", "no such webhook endpoint"),
+        EndpointLimitReached: lambda _: HttpError(
+            409, "endpoint_limit_reached", "this merchant already has 16 webhook endpoints"
+        ),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",

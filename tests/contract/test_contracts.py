@@ -139,8 +139,13 @@ EXPECTED_CONTRACTS = (
     "payment-queue-message",
     "payment-resource",
     "refund-request",
+    "rotate-secret-request",
     "submit-payment-request",
     "void-request",
+    "webhook-endpoint",
+    "webhook-endpoint-list",
+    "webhook-endpoint-request",
+    "webhook-endpoint-secret",
 )
 
 

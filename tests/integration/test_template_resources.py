@@ -16,6 +16,10 @@ from bench.common import create_resources
 from bench.requests_count import gsi_writes, payments_layout
 from shared_kernel.adapters.dynamodb.idempotency import IdempotencyModel
 from shared_kernel.adapters.dynamodb.models import ApiKeyModel, MerchantModel, PaymentModel
+from shared_kernel.adapters.dynamodb.webhook_endpoints import (
+    EndpointCountModel,
+    WebhookEndpointModel,
+)
 
 from .conftest import (
     TABLE_IDS,
@@ -35,6 +39,8 @@ MODEL_TABLES: dict[type[Model], str] = {
     MerchantModel: "MerchantsTable",
     ApiKeyModel: "MerchantsTable",
     IdempotencyModel: "IdempotencyTable",
+    WebhookEndpointModel: "WebhookEndpointsTable",
+    EndpointCountModel: "WebhookEndpointsTable",
 }
 
 
