@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -19,8 +20,9 @@ from shared_kernel.application.webhook_endpoints import (
     EndpointCreation,
     SecretWrites,
 )
+from shared_kernel.application.webhook_ports import WebhookEndpoint
 from shared_kernel.domain.errors import EndpointLimitReached
-from shared_kernel.domain.webhook_endpoint import MAX_ENDPOINTS_PER_MERCHANT
+from shared_kernel.domain.webhook_endpoint import MAX_ENDPOINTS_PER_MERCHANT, SealedSecret
 from tests.unit.fakes import FixedClock, InMemoryIdempotencyStore
 
 from .conftest import ClientFactory, DynamoRequests, Tables, serialised_table
@@ -90,6 +92,40 @@ def test_racing_creations_never_pass_the_limit(
 
     assert {"created": 16, "endpoint_limit_reached": THREADS - 16} == dict(outcomes)
     assert (MAX_ENDPOINTS_PER_MERCHANT, "16") == (len(store.endpoints(merchant)), count)
+
+
+class ReadThenWrite(DynamoWebhookEndpoints):
+    """The control: the limit checked by a read, then an unconditional add, every racer
+    reading before any writes (the interleaving the transaction makes harmless)."""
+
+    def __init__(self, *args: Any, racers: int) -> None:
+        super().__init__(*args)
+        self.all_read = threading.Barrier(racers)
+
+    def add(self, endpoint: WebhookEndpoint, secret: SealedSecret, limit: int) -> None:
+        """Count the merchant's endpoints, wait for the others to count, then add."""
+        full = len(self.endpoints(endpoint.merchant_id)) >= limit
+        self.all_read.wait()
+        if full:
+            raise EndpointLimitReached(str(endpoint.merchant_id))
+        super().add(endpoint, secret, limit=10**6)
+
+
+def test_the_race_breaks_a_limit_checked_by_a_read(
+    serialising_endpoint: str, aws_client: ClientFactory
+) -> None:
+    """Control: the same race against a read-then-write limit stores all 24 endpoints, so
+    the race above would catch an adapter that checked the limit that way."""
+    connection, name = serialised_table(
+        serialising_endpoint, aws_client, "WebhookEndpointsTable", "endpoints"
+    )
+    secrets = sealer(aws_client, serialising_endpoint)
+    store = ReadThenWrite(connection, name, secrets, racers=THREADS)
+    merchant = uuid4()
+
+    outcomes = race(creation(store, secrets), merchant)
+
+    assert ({"created": THREADS}, THREADS) == (dict(outcomes), len(store.endpoints(merchant)))
 
 
 def test_create_and_delete_are_each_one_transaction(
