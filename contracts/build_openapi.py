@@ -32,6 +32,10 @@ ROOT_FILES = (
     "event.schema.json",
     "event-list.schema.json",
     "error.schema.json",
+    "webhook-endpoint-request.schema.json",
+    "webhook-endpoint-secret.schema.json",
+    "webhook-endpoint-list.schema.json",
+    "rotate-secret-request.schema.json",
 )
 JSON = "application/json"
 LOCATION_EXAMPLE = (
@@ -128,6 +132,27 @@ ERROR_MESSAGES = {
     "unsupported_media_type": "The request body must be application/json.",
     "idempotency_key_reused": "This Idempotency-Key was used with a different request body.",
     "internal_error": "Something went wrong on our side.",
+}
+# Answers of the webhook endpoint routes that differ from the payments' (SPEC §10).
+ENDPOINT_ERRORS: dict[str, tuple[str, str, str]] = {
+    "404": (
+        "EndpointNotFound",
+        "not_found",
+        "No such webhook endpoint for this merchant (another merchant's is also 404).",
+    ),
+    "409": (
+        "EndpointConflict",
+        "endpoint_limit_reached",
+        (
+            "`endpoint_limit_reached`: the merchant already has 16 webhook endpoints (delete "
+            "one first); or `idempotency_in_progress`: a request with the same "
+            "Idempotency-Key is still being processed."
+        ),
+    ),
+}
+ENDPOINT_ERROR_MESSAGES = {
+    "EndpointNotFound": "No such webhook endpoint.",
+    "EndpointConflict": "This merchant already has 16 webhook endpoints.",
 }
 VALIDATION_DETAILS = [
     {"field": "card_number", "message": "is not a valid card number (Luhn check failed)"},
@@ -287,9 +312,149 @@ def error_responses() -> dict[str, Any]:
     return dict(sorted(responses.items()))
 
 
-def error_refs(statuses: tuple[str, ...]) -> dict[str, Any]:
-    """The ``responses`` entries of an operation's error statuses."""
-    return {status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"} for status in statuses}
+def endpoint_error_responses() -> dict[str, Any]:
+    """The webhook endpoint routes' own error responses (ENDPOINT_ERRORS)."""
+    responses = {}
+    for component, code, when in ENDPOINT_ERRORS.values():
+        message = ENDPOINT_ERROR_MESSAGES[component]
+        example = {"error": {"code": code, "message": message, "details": []}}
+        responses[component] = {
+            "description": when if when.startswith("`") else f"`{code}`: {when}",
+            "content": json_content("Error", example),
+        }
+    return responses
+
+
+def error_refs(statuses: tuple[str, ...], own: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``responses`` entries of an operation's error statuses; those in `own` from
+    ENDPOINT_ERRORS (the webhook endpoint routes)."""
+    return {
+        status: {
+            "$ref": "#/components/responses/"
+            + (ENDPOINT_ERRORS if status in own else ERRORS)[status][0]
+        }
+        for status in statuses
+    }
+
+
+ROTATED_OR_CREATED = (
+    "The endpoint and its signing secret, shown only in this answer (stored encrypted; "
+    "the gateway can never show it again). With `Idempotent-Replayed: true`, a replay of the "
+    "first answer to this Idempotency-Key, without the secret."
+)
+REPLAYED_HEADER = {
+    "description": (
+        "Present, with the value `true`, only when this answer replays an earlier request "
+        "with the same Idempotency-Key and body (it then has no `secret`)."
+    ),
+    "required": False,
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def webhook_endpoint_paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The webhook endpoint routes (SPEC §10)."""
+    endpoint_example = schemas["webhook-endpoint-secret.schema.json"]["examples"][0]
+    with_secret = json_content("WebhookEndpointWithSecret", endpoint_example)
+    ids = [{"$ref": "#/components/parameters/MerchantId"}]
+    endpoint_ids = [*ids, {"$ref": "#/components/parameters/EndpointId"}]
+    key = {"$ref": "#/components/parameters/IdempotencyKey"}
+    tags = ["webhook endpoints"]
+    return {
+        "/merchant/{merchant_id}/webhook-endpoints": {
+            "post": {
+                "tags": tags,
+                "operationId": "createWebhookEndpoint",
+                "summary": "Register a webhook endpoint",
+                "description": (
+                    'Events of the types in `enabled_events` (or every type, `["*"]`) are '
+                    "POSTed to `url`, signed with the endpoint's secret. The URL must be https "
+                    "and resolve to public addresses only (checked now and before each "
+                    "delivery); locally `http://127.0.0.1:<port>` and `http://localhost:<port>` "
+                    "are accepted too. At most 16 endpoints per merchant."
+                ),
+                "parameters": [*ids, key],
+                "requestBody": {
+                    "required": True,
+                    "content": json_content(
+                        "WebhookEndpointRequest",
+                        schemas["webhook-endpoint-request.schema.json"]["examples"][0],
+                    ),
+                },
+                "responses": {
+                    "201": {
+                        "description": ROTATED_OR_CREATED,
+                        "headers": {"Idempotent-Replayed": REPLAYED_HEADER},
+                        "content": with_secret,
+                    },
+                    **error_refs(
+                        ("400", "401", "403", "409", "413", "415", "422", "500"), own=("409",)
+                    ),
+                },
+            },
+            "get": {
+                "tags": tags,
+                "operationId": "listWebhookEndpoints",
+                "summary": "List webhook endpoints",
+                "description": "Every endpoint of the merchant, oldest first; never a secret.",
+                "parameters": ids,
+                "responses": {
+                    "200": {
+                        "description": "The merchant's endpoints.",
+                        "content": json_content(
+                            "WebhookEndpointList",
+                            {"data": [schemas["webhook-endpoint.schema.json"]["examples"][0]]},
+                        ),
+                    },
+                    **error_refs(("400", "401", "403", "500")),
+                },
+            },
+        },
+        "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}": {
+            "delete": {
+                "tags": tags,
+                "operationId": "deleteWebhookEndpoint",
+                "summary": "Delete a webhook endpoint",
+                "description": "No event is sent to it after; its pending retries stop.",
+                "parameters": endpoint_ids,
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **error_refs(("400", "401", "403", "404", "500"), own=("404",)),
+                },
+            }
+        },
+        "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}/rotate-secret": {
+            "post": {
+                "tags": tags,
+                "operationId": "rotateWebhookSecret",
+                "summary": "Rotate a webhook endpoint's secret",
+                "description": (
+                    "A new current secret; the previous one stays live for `expires_in_hours` "
+                    "(default 24, 0 to 168), during which every delivery carries a `v1` "
+                    "signature for each. At most two secrets are live. The body is optional."
+                ),
+                "parameters": [*endpoint_ids, key],
+                "requestBody": {
+                    "required": False,
+                    "content": json_content(
+                        "RotateSecretRequest",
+                        schemas["rotate-secret-request.schema.json"]["examples"][1],
+                    ),
+                },
+                "responses": {
+                    "200": {
+                        "description": ROTATED_OR_CREATED,
+                        "headers": {"Idempotent-Replayed": REPLAYED_HEADER},
+                        "content": with_secret,
+                    },
+                    **error_refs(
+                        ("400", "401", "403", "404", "409", "413", "415", "422", "500"),
+                        own=("404",),
+                    ),
+                },
+            }
+        },
+    }
 
 
 EVENT_CURSOR = "An event id of this merchant (another merchant's, or an unknown id, is `400`)."
@@ -408,6 +573,10 @@ def build_document() -> dict[str, Any]:
         "tags": [
             {"name": "payments", "description": "Submit card payments and read them."},
             {"name": "events", "description": "What happened to the merchant's payments."},
+            {
+                "name": "webhook endpoints",
+                "description": "Where the gateway sends a merchant's events, signed.",
+            },
         ],
         "paths": {
             "/merchant/{merchant_id}/payments": {
@@ -510,6 +679,7 @@ def build_document() -> dict[str, Any]:
                 }
             },
             **events_paths(schemas),
+            **webhook_endpoint_paths(schemas),
         },
         "components": {
             "securitySchemes": {
@@ -535,6 +705,13 @@ def build_document() -> dict[str, Any]:
                     "description": "The payment's id, as returned by submit.",
                     "schema": schema_ref("Uuid"),
                 },
+                "EndpointId": {
+                    "name": "endpoint_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The webhook endpoint's id, as returned by its creation.",
+                    "schema": schema_ref("Uuid"),
+                },
                 "IdempotencyKey": {
                     "name": "Idempotency-Key",
                     "in": "header",
@@ -547,7 +724,7 @@ def build_document() -> dict[str, Any]:
                 },
                 **{pascal_case(name): query_parameter(name) for name in LIST_PARAMETERS},
             },
-            "responses": error_responses(),
+            "responses": {**error_responses(), **endpoint_error_responses()},
             "schemas": reachable(roots, all_components(schemas)),
         },
     }

@@ -1,7 +1,9 @@
 """`make demo`: walk payments through every state on the running local stack, readably.
 
-Creates a merchant, then for a paying card and a declined card POSTs a payment and polls
-its status until it is final, printing each state the merchant sees.
+Creates a merchant and registers a webhook endpoint on the local verifying receiver
+(`make start`'s, port 3003), then for a paying card and a declined card POSTs a payment and
+polls its status until it is final, printing each state the merchant sees, and at the end
+the events the receiver verified for the merchant's payments.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ def call(method: str, url: str, key: str, body: object | None = None) -> tuple[i
         return error.code, json.loads(error.read() or b"null")
 
 
-def walk(base: str, merchant: dict[str, str], card: str, story: str) -> None:
-    """Submit one payment and follow it to its final status."""
+def walk(base: str, merchant: dict[str, str], card: str, story: str) -> str:
+    """Submit one payment and follow it to its final status; its id."""
     print(f"\n== card {card[:4]} **** {card[-4:]}: {story}")
     merchant_id, key = merchant["merchant_id"], merchant["api_key"]
     body = {
@@ -61,6 +63,45 @@ def walk(base: str, merchant: dict[str, str], card: str, story: str) -> None:
             reason = f" ({payment['decline_reason']})" if payment["decline_reason"] else ""
             print(f"GET .../payment/{payment['id']} -> status={seen}{reason}")
     print("final resource:", json.dumps(payment, indent=2))
+    return str(payment["id"])
+
+
+def register_webhook(base: str, sink: str, merchant: dict[str, str]) -> None:
+    """An endpoint on the local receiver for every event; its secret handed to the receiver
+    (the one place the demo keeps it: it is shown once and never printed)."""
+    merchant_id, key = merchant["merchant_id"], merchant["api_key"]
+    body = {"url": f"{sink}/webhooks/demo", "enabled_events": ["*"]}
+    status, endpoint = call("POST", f"{base}/merchant/{merchant_id}/webhook-endpoints", key, body)
+    print(f"POST /merchant/{merchant_id}/webhook-endpoints -> {status}, url={endpoint['url']}")
+    request = urllib.request.Request(
+        f"{sink}/_sink/secrets",
+        method="POST",
+        data=json.dumps({"secret": endpoint["secret"]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def show_events(sink: str, payment_ids: set[str], wait_s: float = 15.0) -> None:
+    """The events the receiver verified for these payments, once they stop arriving."""
+    deadline, seen = time.monotonic() + wait_s, -1
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{sink}/_sink/events", timeout=10) as response:
+            received = json.loads(response.read())["data"]
+        events = [
+            e["event"]
+            for e in received
+            if ((e["event"].get("data") or {}).get("object") or {}).get("id") in payment_ids
+        ]
+        if events and len(events) == seen:
+            break
+        seen = len(events)
+        time.sleep(1.5)
+    print(f"\n== webhooks verified by the receiver: {len(events)}")
+    for event in events:
+        print(f"{event.get('type')} {event.get('id')}")
 
 
 def main() -> None:
@@ -70,8 +111,10 @@ def main() -> None:
     merchant = stack.register_merchant("Demo shop")
     print(f"merchant {merchant['merchant_id']} created (its API key is shown once)")
     base = f"http://127.0.0.1:{ports.merchant_api}"
-    for card, story in CARDS:
-        walk(base, merchant, card, story)
+    sink = f"http://127.0.0.1:{ports.webhook_sink}"
+    register_webhook(base, sink, merchant)
+    payment_ids = {walk(base, merchant, card, story) for card, story in CARDS}
+    show_events(sink, payment_ids)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class Ports:
     callback_api: int = 3001
     bank_simulator: int = 3002
     aws_emulator: int = 4566
+    webhook_sink: int = 3003
     merchant_offline: int = field(default_factory=free_port)
     merchant_lambda: int = field(default_factory=free_port)
     callback_offline: int = field(default_factory=free_port)
@@ -98,12 +99,13 @@ class Ports:
             callback_api=_env_port("CALLBACK_API_PORT", 3001),
             bank_simulator=_env_port("BANK_SIMULATOR_PORT", 3002),
             aws_emulator=_env_port("AWS_EMULATOR_PORT", 4566),
+            webhook_sink=_env_port("WEBHOOK_SINK_PORT", 3003),
         )
 
     @classmethod
     def all_free(cls) -> Ports:
         """Every port free (for test runs beside a developer's `make start`)."""
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
     def problems(self) -> list[str]:
         """Why the stack could not listen on these ports: one line per port that is taken or
@@ -140,6 +142,7 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "callback_api": ("the bank callback API", "CALLBACK_API_PORT"),
     "bank_simulator": ("the bank simulator", "BANK_SIMULATOR_PORT"),
     "aws_emulator": ("the AWS emulator", "AWS_EMULATOR_PORT"),
+    "webhook_sink": ("the verifying webhook receiver", "WEBHOOK_SINK_PORT"),
     "merchant_offline": ("merchant-api's serverless-offline HTTP port", None),
     "merchant_lambda": ("merchant-api's serverless-offline Lambda port", None),
     "callback_offline": ("bank-callback's serverless-offline HTTP port", None),
@@ -149,6 +152,21 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "events_offline": ("events' serverless-offline HTTP port", None),
     "events_lambda": ("events' serverless-offline Lambda port", None),
 }
+
+
+@dataclass
+class _SinkCloser:
+    """Stops the webhook receiver's server and closes its log."""
+
+    server: Any
+    out: Any
+
+    def stop(self) -> None:
+        """Shut the server down and close its log file (never stdout)."""
+        self.server.shutdown()
+        self.server.server_close()
+        if self.out is not sys.stdout:
+            self.out.close()
 
 
 def wait_until(check: Any, what: str, timeout: float) -> None:
@@ -261,6 +279,8 @@ class LocalStack:
             "CALLBACK_SECRET_ID": names["BankCallbackSecret"],
             "BANK_API_KEY_SECRET_ID": names["BankApiKeySecret"],
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
+            "WEBHOOK_ENDPOINTS_TABLE": names["WebhookEndpointsTable"],
+            "WEBHOOK_SECRET_KEY_ID": names["WebhookSecretKeyAlias"],
         }
 
     def use_emulator(self) -> None:
@@ -459,6 +479,7 @@ class LocalStack:
         self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
         self.events_source = self._payments_stream_source()
         self._say("events recorder consuming the payments table's stream")
+        self._start_webhook_sink()
         self._pending_starts: list[Any] = [source, schedule, self.events_source]
 
     def _payments_stream_source(self) -> Any:
@@ -473,6 +494,17 @@ class LocalStack:
         streams = session.client("dynamodbstreams", endpoint_url=self.endpoint)
         record = invoke_via_offline(self.ports.events_lambda, f"events-{STAGE}-record", 60)
         return DynamoStreamEventSource(streams, table["Table"]["LatestStreamArn"], record)
+
+    def _start_webhook_sink(self) -> None:
+        from local.webhook_sink import WebhookSink, start_sink
+
+        port = self.ports.webhook_sink
+        self._say(f"verifying webhook receiver on http://127.0.0.1:{port}")
+        # Its one line per verified event goes to the console of `make start`, to a log
+        # file when quiet (tests).
+        out = open(self.log_dir / "webhook-sink.log", "a") if self.quiet else sys.stdout
+        server, self.webhook_sink = start_sink(port, WebhookSink(out=out))
+        self._closers.append(_SinkCloser(server, out))
 
     def _wait_ready(self) -> None:
         p = self.ports

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
     from shared_kernel.adapters.dynamodb.tables import DynamoTables
+    from shared_kernel.adapters.dynamodb.webhook_endpoints import DynamoWebhookEndpoints
+    from shared_kernel.adapters.kms_webhook_secrets import KmsSecretSealer
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
     from shared_kernel.application.forward_delivery import ForwardDelivery
@@ -50,7 +52,15 @@ if TYPE_CHECKING:
     from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
     from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
     from shared_kernel.application.submit_payment import SubmitPayment
+    from shared_kernel.application.webhook_endpoints import (
+        CreateWebhookEndpoint,
+        DeleteWebhookEndpoint,
+        ListWebhookEndpoints,
+        RotateWebhookSecret,
+        SecretWrites,
+    )
     from shared_kernel.application.webhook_ports import WebhookQueue
+    from shared_kernel.domain.webhook_url import CheckedUrl
 
 
 class SystemClock:
@@ -425,6 +435,76 @@ class Gateway:
         from shared_kernel.application.merchant_keys import RegisterMerchant
 
         return RegisterMerchant(self.merchants, self.api_key_pepper, self.clock, new_uuid)
+
+    # -- webhook endpoints (SPEC §10) ----------------------------------------------------
+
+    @cached_property
+    def webhook_secret_sealer(self) -> KmsSecretSealer:
+        """KMS encryption of webhook signing secrets (the merchant API may only seal)."""
+        from shared_kernel.adapters.kms_webhook_secrets import KmsSecretSealer
+
+        s = self.settings
+        return KmsSecretSealer(self.client("kms"), s.webhook_secret_key_id, stage=s.stage)
+
+    @cached_property
+    def webhook_endpoints(self) -> DynamoWebhookEndpoints:
+        """The endpoints table: the merchant API's registry and the sender's port."""
+        from shared_kernel.adapters.dynamodb.webhook_endpoints import DynamoWebhookEndpoints
+
+        return DynamoWebhookEndpoints(
+            self.dynamodb, self.settings.webhook_endpoints_table, self.webhook_secret_sealer
+        )
+
+    def check_webhook_url(self, url: str) -> CheckedUrl:
+        """The stage's URL rules (the system resolver); raises UnsafeUrl."""
+        from shared_kernel.adapters.dns import resolve_addresses
+        from shared_kernel.domain.webhook_url import check_webhook_url
+
+        return check_webhook_url(
+            url, local_stage=self.settings.local_stage, resolve=resolve_addresses
+        )
+
+    @cached_property
+    def webhook_secret_writes(self) -> SecretWrites:
+        """What creating an endpoint and rotating its secret share (the Idempotency-Key
+        use case is the payments')."""
+        from shared_kernel.application.webhook_endpoints import SecretWrites
+
+        return SecretWrites(
+            self.webhook_endpoints,
+            self.webhook_secret_sealer,
+            self.clock,
+            new_uuid,
+            idempotent=lambda: self.idempotent_submit,
+        )
+
+    @cached_property
+    def create_webhook_endpoint(self) -> CreateWebhookEndpoint:
+        """Use case: a new endpoint and its first secret (once per Idempotency-Key)."""
+        from shared_kernel.application.webhook_endpoints import CreateWebhookEndpoint
+
+        return CreateWebhookEndpoint(self.webhook_secret_writes)
+
+    @cached_property
+    def rotate_webhook_secret(self) -> RotateWebhookSecret:
+        """Use case: a new secret for an endpoint, the previous one live for the overlap."""
+        from shared_kernel.application.webhook_endpoints import RotateWebhookSecret
+
+        return RotateWebhookSecret(self.webhook_secret_writes)
+
+    @cached_property
+    def list_webhook_endpoints(self) -> ListWebhookEndpoints:
+        """Use case: a merchant's endpoints."""
+        from shared_kernel.application.webhook_endpoints import ListWebhookEndpoints
+
+        return ListWebhookEndpoints(self.webhook_endpoints)
+
+    @cached_property
+    def delete_webhook_endpoint(self) -> DeleteWebhookEndpoint:
+        """Use case: delete an endpoint."""
+        from shared_kernel.application.webhook_endpoints import DeleteWebhookEndpoint
+
+        return DeleteWebhookEndpoint(self.webhook_endpoints)
 
 
 _lock = threading.Lock()

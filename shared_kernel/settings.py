@@ -58,8 +58,16 @@ class Settings:
     events_table: str = ""
     # The webhook queue: the recorder fans each new event out to it.
     webhook_queue_url: str = ""
+    # The merchants' webhook endpoints and the KMS key of their signing secrets (SPEC §10).
+    webhook_endpoints_table: str = ""
+    webhook_secret_key_id: str = ""
     # Under serverless-offline (the local stack), which sets IS_OFFLINE=true.
     offline: bool = False
+
+    @property
+    def local_stage(self) -> bool:
+        """The `make start` stage: webhook URLs may also be the local receiver's."""
+        return self.stage == "local"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,5 +103,7 @@ class Settings:
             reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
             events_table=env.get("EVENTS_TABLE", ""),
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
+            webhook_endpoints_table=env.get("WEBHOOK_ENDPOINTS_TABLE", ""),
+            webhook_secret_key_id=env.get("WEBHOOK_SECRET_KEY_ID", ""),
             offline=env.get("IS_OFFLINE") == "true",
         )

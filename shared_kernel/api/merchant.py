@@ -24,7 +24,13 @@ from shared_kernel.application.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
 )
-from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
+from shared_kernel.domain.errors import (
+    EndpointLimitReached,
+    EndpointNotFound,
+    FieldError,
+    PaymentNotFound,
+    ValidationError,
+)
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import (
     REFERENCE_MAX_LENGTH,
@@ -316,6 +322,9 @@ ALLOWED_METHODS = {
     "/merchant/{merchant_id}/payment/{payment_id}": "GET",
     "/merchant/{merchant_id}/events": "GET",
     "/merchant/{merchant_id}/events/{event_id}": "GET",
+    "/merchant/{merchant_id}/webhook-endpoints": "GET, POST",
+    "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}": "DELETE",
+    "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}/rotate-secret": "POST",
 }
 
 
@@ -335,6 +344,10 @@ http_errors = apigateway.http_errors(
         ),
         PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
         EventNotFound: lambda _: HttpError(404, "not_found", "no such event"),
+        EndpointNotFound: lambda _: HttpError(404, "not_found", "no such webhook endpoint"),
+        EndpointLimitReached: lambda _: HttpError(
+            409, "endpoint_limit_reached", "this merchant already has 16 webhook endpoints"
+        ),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",

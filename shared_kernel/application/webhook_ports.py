@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from shared_kernel.domain.webhook_endpoint import SealedSecret
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
@@ -162,3 +164,50 @@ class DeliveryLog(Protocol):
 
     def attempts(self, event_id: UUID) -> Sequence[DeliveryAttempt]:
         """The event's attempts, oldest first."""
+
+
+# -- the merchant API's side of the endpoints (added with the endpoint routes) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEndpoint:
+    """An endpoint with its sealed secrets, as stored, and the version its next write is
+    conditional on."""
+
+    endpoint: WebhookEndpoint
+    secrets: tuple[SealedSecret, ...]
+    version: int
+
+
+class WebhookEndpointRegistry(Protocol):
+    """The merchants' webhook endpoints, written by the merchant API (which may seal
+    secrets but never open them)."""
+
+    def add(self, endpoint: WebhookEndpoint, secret: SealedSecret, limit: int) -> None:
+        """Store a new endpoint with its first secret, if the merchant has fewer than `limit`
+        endpoints (checked by the same conditional write, so concurrent adds cannot pass it).
+
+        Raises EndpointLimitReached; ValueError if the endpoint id is already stored."""
+
+    def endpoints(self, merchant_id: UUID) -> Sequence[WebhookEndpoint]:
+        """The merchant's endpoints (not deleted), oldest first."""
+
+    def stored(self, merchant_id: UUID, endpoint_id: UUID) -> StoredEndpoint | None:
+        """The merchant's endpoint with its sealed secrets; None if unknown or deleted."""
+
+    def replace_secrets(self, stored: StoredEndpoint, secrets: Sequence[SealedSecret]) -> bool:
+        """Store `secrets` as the endpoint's, if it is still at `stored.version` and not
+        deleted; False if it moved (read it again) or is gone."""
+
+    def remove(self, merchant_id: UUID, endpoint_id: UUID) -> bool:
+        """Delete the endpoint (its pending retries then stop); False if it was not there."""
+
+
+class SecretSealer(Protocol):
+    """Encrypts signing secrets for one endpoint; only the sender's role may open them."""
+
+    def seal(self, secret: str, merchant_id: UUID, endpoint_id: UUID) -> bytes:
+        """The encrypted secret, bound to the merchant and the endpoint."""
+
+    def open(self, blob: bytes, merchant_id: UUID, endpoint_id: UUID) -> str:
+        """The secret sealed for this endpoint; ValueError for another endpoint's blob."""

@@ -76,3 +76,11 @@ class AmountTooLarge(ActionRefused):
     """A capture above the authorised amount, or a refund above what is still refundable."""
 
     code = "amount_too_large"
+
+
+class EndpointNotFound(DomainError):
+    """No webhook endpoint with this id exists for this merchant (or it was deleted)."""
+
+
+class EndpointLimitReached(DomainError):
+    """The merchant already has the most webhook endpoints allowed (16)."""

@@ -160,8 +160,9 @@ def _reference_error(reference: object) -> str | None:
 
 
 def _safe_name(name: str) -> str:
-    # A property name is echoed back in the error: never echo something card-like.
-    if sum(c.isdigit() for c in name) >= 12:
+    # A property name is echoed back in the error: never echo something card-like, and
+    # never an empty field name (the error body's `field` is never empty).
+    if not name or sum(c.isdigit() for c in name) >= 12:
         return "<property>"
     return name[:64]
 

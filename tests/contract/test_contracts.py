@@ -141,9 +141,14 @@ EXPECTED_CONTRACTS = (
     "payment-queue-message",
     "payment-resource",
     "refund-request",
+    "rotate-secret-request",
     "submit-payment-request",
     "void-request",
     "webhook-queue-message",
+    "webhook-endpoint",
+    "webhook-endpoint-list",
+    "webhook-endpoint-request",
+    "webhook-endpoint-secret",
 )
 
 

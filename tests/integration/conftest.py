@@ -189,6 +189,7 @@ class Tables:
     merchants: str
     idempotency: str
     events: str
+    webhook_endpoints: str
     endpoint: str
 
     def dynamodb(self) -> DynamoTables:
@@ -203,6 +204,7 @@ TABLE_IDS = {
     "merchants": "MerchantsTable",
     "idempotency": "IdempotencyTable",
     "events": "EventsTable",
+    "webhook_endpoints": "WebhookEndpointsTable",
 }
 
 

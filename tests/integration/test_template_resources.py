@@ -17,6 +17,10 @@ from bench.requests_count import gsi_writes, payments_layout
 from shared_kernel.adapters.dynamodb.events import EventModel
 from shared_kernel.adapters.dynamodb.idempotency import IdempotencyModel
 from shared_kernel.adapters.dynamodb.models import ApiKeyModel, MerchantModel, PaymentModel
+from shared_kernel.adapters.dynamodb.webhook_endpoints import (
+    EndpointCountModel,
+    WebhookEndpointModel,
+)
 
 from .conftest import (
     TABLE_IDS,
@@ -37,6 +41,8 @@ MODEL_TABLES: dict[type[Model], str] = {
     ApiKeyModel: "MerchantsTable",
     IdempotencyModel: "IdempotencyTable",
     EventModel: "EventsTable",
+    WebhookEndpointModel: "WebhookEndpointsTable",
+    EndpointCountModel: "WebhookEndpointsTable",
 }
 
 

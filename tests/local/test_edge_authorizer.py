@@ -91,12 +91,23 @@ def context_of(headers: list[tuple[str, str]] | OfflineError) -> dict[str, Any]:
 
 
 def test_the_merchant_api_template_protects_every_route_with_a_60_s_cache() -> None:
-    """Read from services/merchant-api/serverless.yml: POST payments, GET payment, GET payments,
-    by the `authorizer` function on the Authorization header, cached resultTtlInSeconds (60 s)."""
+    """Read from services/merchant-api/serverless.yml: POST payments, GET payment, GET payments
+    and the four webhook endpoint routes, by the `authorizer` function on the Authorization
+    header, cached resultTtlInSeconds (60 s)."""
     routes = load_protected_routes(MERCHANT_YML, "local")
+    endpoints = "/merchant/m1/webhook-endpoints"
     paths = ["/merchant/m1/payments", "/merchant/m1/payment/p1", "/merchant/m1/payments"]
+    paths += [endpoints, endpoints, f"{endpoints}/e1", f"{endpoints}/e1/rotate-secret"]
 
-    assert [("POST", True), ("GET", True), ("GET", True)] == [
+    assert [
+        ("POST", True),
+        ("GET", True),
+        ("GET", True),
+        ("POST", True),
+        ("GET", True),
+        ("DELETE", True),
+        ("POST", True),
+    ] == [
         (r.method, r.path.fullmatch(path) is not None)
         for r, path in zip(routes, paths, strict=True)
     ]

@@ -44,16 +44,42 @@ def merchant_routes() -> list[tuple[str, str]]:
 ROUTES = merchant_routes()
 
 
+ENDPOINT_ID = "{endpoint_id}"
+EVENT_ID = "{event_id}"
+
+
+def valid_body(template: str) -> dict[str, Any]:
+    """A valid body for a POST on `template`."""
+    if template.endswith("/webhook-endpoints"):
+        return {"url": "http://127.0.0.1:3003/webhooks/bola", "enabled_events": ["*"]}
+    if template.endswith("/rotate-secret"):
+        return {"expires_in_hours": 0}
+    return payment_body("4242424242424242")
+
+
 def call(
-    api: httpx.Client, method: str, template: str, merchant_id: str, payment_id: str, **kw: Any
+    api: httpx.Client, method: str, template: str, merchant_id: str, object_id: str, **kw: Any
 ) -> httpx.Response:
-    """One request on a route, with the path's ids filled in and a valid body for POSTs
-    (`payment_id` is the object the route names: a payment, or an event on events routes)."""
-    path = template.replace("{merchant_id}", merchant_id).replace("{payment_id}", payment_id)
-    path = path.replace("{event_id}", payment_id)
+    """One request on a route, with the path's ids filled in (`object_id` is the payment,
+    event or webhook endpoint the route names) and a valid body for POSTs."""
+    path = template.replace("{merchant_id}", merchant_id).replace("{payment_id}", object_id)
+    path = path.replace(ENDPOINT_ID, object_id).replace(EVENT_ID, object_id)
     if method in ("POST", "PUT", "PATCH"):
-        kw.setdefault("json", payment_body("4242424242424242"))
+        kw.setdefault("json", valid_body(template))
     return api.request(method, path, **kw)
+
+
+def objects_of(
+    template: str,
+    payments: dict[str, str],
+    endpoints: dict[str, str],
+    events: dict[str, str],
+) -> dict[str, str]:
+    """The object ids, by merchant, a route's path names: webhook endpoints, events or
+    payments."""
+    if ENDPOINT_ID in template:
+        return endpoints
+    return events if EVENT_ID in template else payments
 
 
 def test_the_matrix_covers_the_merchant_api() -> None:
@@ -61,17 +87,19 @@ def test_the_matrix_covers_the_merchant_api() -> None:
     assert ("POST", "/merchant/{merchant_id}/payments") in ROUTES
     assert ("GET", "/merchant/{merchant_id}/payments") in ROUTES
     assert ("GET", "/merchant/{merchant_id}/payment/{payment_id}") in ROUTES
+    assert ("POST", "/merchant/{merchant_id}/webhook-endpoints") in ROUTES
+    assert ("DELETE", "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}") in ROUTES
     assert all("{merchant_id}" in path for _, path in ROUTES)
 
 
-@pytest.fixture(scope="module")
-def payments(api: httpx.Client, merchant: Any, other_merchant: Any) -> dict[str, str]:
-    """One payment of each merchant, by merchant id."""
+def one_each(api: httpx.Client, merchants: tuple[Any, ...], collection: str) -> dict[str, str]:
+    """One object created by each merchant on its `collection` route, ids by merchant id."""
     found = {}
-    for owner in (merchant, other_merchant):
+    for owner in merchants:
+        template = f"/merchant/{{merchant_id}}/{collection}"
         response = api.post(
-            f"/merchant/{owner.id}/payments",
-            json=payment_body("4242424242424242"),
+            template.replace("{merchant_id}", owner.id),
+            json=valid_body(template),
             headers=auth(owner.api_key),
         )
         assert 201 == response.status_code, response.text
@@ -96,6 +124,29 @@ def events(
     return found
 
 
+@pytest.fixture(scope="module")
+def payments(api: httpx.Client, merchant: Any, other_merchant: Any) -> dict[str, str]:
+    """One payment of each merchant, by merchant id."""
+    return one_each(api, (merchant, other_merchant), "payments")
+
+
+@pytest.fixture(scope="module")
+def endpoints(api: httpx.Client, merchant: Any, other_merchant: Any) -> dict[str, str]:
+    """One webhook endpoint of each merchant, by merchant id."""
+    return one_each(api, (merchant, other_merchant), "webhook-endpoints")
+
+
+def stored_state(stack: LocalStack, api: httpx.Client, merchants: list[Any]) -> dict[str, Any]:
+    """Each merchant's stored payment ids and webhook endpoints (read with its own key)."""
+    return {
+        m.id: (
+            stored_payment_ids(stack, m.id),
+            api.get(f"/merchant/{m.id}/webhook-endpoints", headers=auth(m.api_key)).json(),
+        )
+        for m in merchants
+    }
+
+
 @pytest.mark.parametrize(("method", "template"), ROUTES)
 def test_another_merchants_key_is_refused_on_every_route(
     api: httpx.Client,
@@ -103,15 +154,17 @@ def test_another_merchants_key_is_refused_on_every_route(
     merchant: Any,
     other_merchant: Any,
     payments: dict[str, str],
+    endpoints: dict[str, str],
     events: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """Each merchant's key on the other's path (with the path owner's own payment or event,
-    a random id, and the key owner's) is 403 or 404; nothing is created or shown."""
+    """Each merchant's key on the other's path (with the path owner's own payment, event or
+    webhook endpoint, a random id, and the key owner's own) is 403 or 404; nothing is
+    created, changed, deleted or shown."""
     refused = []
-    objects = events if "{event_id}" in template else payments
-    before = {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
+    objects = objects_of(template, payments, endpoints, events)
+    before = stored_state(stack, api, [merchant, other_merchant])
     for owner, intruder in ((merchant, other_merchant), (other_merchant, merchant)):
         for payment_id in (objects[owner.id], objects[intruder.id], str(uuid.uuid4())):
             response = call(
@@ -124,27 +177,36 @@ def test_another_merchants_key_is_refused_on_every_route(
             assert payment_id not in response.text or payment_id in template, response.text
 
     assert all(refused)
-    assert before == {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
+    assert before == stored_state(stack, api, [merchant, other_merchant])
 
 
-@pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{payment_id}" in r[1]])
-def test_another_merchants_payment_under_ones_own_path_is_404(
+@pytest.mark.parametrize(
+    ("method", "template"), [r for r in ROUTES if "{payment_id}" in r[1] or ENDPOINT_ID in r[1]]
+)
+def test_another_merchants_object_under_ones_own_path_is_404(
     api: httpx.Client,
+    stack: LocalStack,
     merchant: Any,
     other_merchant: Any,
     payments: dict[str, str],
+    endpoints: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """A merchant naming the other's payment id under its own path: 404, never the payment."""
+    """A merchant naming the other's payment or webhook endpoint under its own path: 404,
+    never the object, and the other's endpoint is neither deleted nor rotated."""
     statuses = []
+    # Event routes have their own test below (an event is recorded, not created).
+    objects = objects_of(template, payments, endpoints, events={})
+    before = stored_state(stack, api, [merchant, other_merchant])
     for me, them in ((merchant, other_merchant), (other_merchant, merchant)):
-        response = call(api, method, template, me.id, payments[them.id], headers=auth(me.api_key))
+        response = call(api, method, template, me.id, objects[them.id], headers=auth(me.api_key))
         FIGURES["bola_pairs"] += 1
         FIGURES["bola_failures"] += 0 if response.status_code == 404 else 1
         statuses.append((response.status_code, response.json()["error"]["code"]))
 
     assert [(404, "not_found")] * 2 == statuses
+    assert before == stored_state(stack, api, [merchant, other_merchant])
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{event_id}" in r[1]])
@@ -228,14 +290,19 @@ def bad_authorizations(valid_key: str) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
 def test_missing_and_malformed_keys_are_401_on_every_route(
-    api: httpx.Client, merchant: Any, payments: dict[str, str], method: str, template: str
+    api: httpx.Client,
+    merchant: Any,
+    payments: dict[str, str],
+    endpoints: dict[str, str],
+    method: str,
+    template: str,
 ) -> None:
     """No key, an empty one, the wrong scheme, garbage, an unknown or very long key: 401."""
     answers = {}
     path = template.replace("{merchant_id}", merchant.id)
     path = path.replace("{payment_id}", payments[merchant.id])
-    path = path.replace("{event_id}", str(uuid.uuid4()))
-    body = json.dumps(payment_body("4242424242424242")).encode() if method == "POST" else None
+    path = path.replace(ENDPOINT_ID, endpoints[merchant.id]).replace(EVENT_ID, str(uuid.uuid4()))
+    body = json.dumps(valid_body(template)).encode() if method == "POST" else None
     for name, headers in bad_authorizations(merchant.api_key).items():
         # http.client sends header values as given (httpx refuses "Bearer " and control bytes).
         connection = http.client.HTTPConnection(api.base_url.host, api.base_url.port, timeout=30)
@@ -258,17 +325,24 @@ def test_missing_and_malformed_keys_are_401_on_every_route(
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "TRACE"])
 def test_undeclared_methods_are_405_with_allow(
-    api: httpx.Client, merchant: Any, payments: dict[str, str], method: str
+    api: httpx.Client,
+    merchant: Any,
+    payments: dict[str, str],
+    endpoints: dict[str, str],
+    events: dict[str, str],
+    method: str,
 ) -> None:
     """A method a route does not declare: 405 method_not_allowed naming the allowed ones."""
+    declared = {t: ", ".join(sorted(m for m, p in ROUTES if p == t)) for _, t in ROUTES}
+    undeclared = [t for t in dict.fromkeys(t for _, t in ROUTES) if method not in declared[t]]
     answers = []
-    for _, template in ROUTES:
-        response = call(api, method, template, merchant.id, payments[merchant.id])
+    for template in undeclared:
+        object_id = objects_of(template, payments, endpoints, events)[merchant.id]
+        response = call(api, method, template, merchant.id, object_id)
         answers.append((response.status_code, response.headers.get("Allow"), template))
 
     # A resource with several methods (GET and POST on /payments) names them all.
-    declared = {t: ", ".join(sorted(m for m, p in ROUTES if p == t)) for _, t in ROUTES}
-    assert [(405, declared[t], t) for (_, t) in ROUTES] == answers
+    assert [(405, declared[t], t) for t in undeclared] == answers
 
 
 def rotate(stack: LocalStack, merchant_id: str, grace_hours: str) -> str:

@@ -51,6 +51,14 @@ def test_unknown_properties_are_reported_each_by_name() -> None:
     assert expected == draft_errors(body(amount="10", pin="1234", cardholder="A"), TODAY)
 
 
+def test_an_unknown_property_with_an_empty_name_is_named_property() -> None:
+    """`{"": ...}`: reported as `<property>`, never as an empty field name (Schemathesis
+    found the empty one against the error body's contract)."""
+    errors = draft_errors({**body(), "": None}, TODAY)
+
+    assert [FieldError("<property>", "is not an accepted property")] == errors
+
+
 def test_an_expired_card_is_reported_on_expiry_year() -> None:
     """An expiry month before today's month is a validation error on expiry_year."""
     expected = [FieldError("expiry_year", "the card has expired")]
