@@ -144,11 +144,11 @@ EXPECTED_CONTRACTS = (
     "rotate-secret-request",
     "submit-payment-request",
     "void-request",
-    "webhook-queue-message",
     "webhook-endpoint",
     "webhook-endpoint-list",
     "webhook-endpoint-request",
     "webhook-endpoint-secret",
+    "webhook-queue-message",
 )
 
 
