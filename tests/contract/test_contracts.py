@@ -480,7 +480,8 @@ def test_bank_update_requires_every_field_and_no_other() -> None:
         FieldError("bank_reference", "is required"),
         FieldError(
             "status",
-            "must be one of PROCESSING, PAID, INSUFFICIENT_FUNDS, FRAUD_DETECTED, DECLINED",
+            "must be one of PROCESSING, PAID, AUTHORIZED, INSUFFICIENT_FUNDS, FRAUD_DETECTED,"
+            " DECLINED",
         ),
     ]
     assert expected == validate("bank-payment-update", body)

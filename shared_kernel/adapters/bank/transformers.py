@@ -28,6 +28,7 @@ class BankStatus(StrEnum):
 
     PROCESSING = "PROCESSING"
     PAID = "PAID"
+    AUTHORIZED = "AUTHORIZED"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     FRAUD_DETECTED = "FRAUD_DETECTED"
     DECLINED = "DECLINED"
@@ -73,6 +74,8 @@ def outcome_of(bank_status: str) -> Outcome:
             return Outcome(PaymentStatus.PROCESSING)
         case BankStatus.PAID:
             return Outcome(PaymentStatus.SUCCEEDED)
+        case BankStatus.AUTHORIZED:
+            return Outcome(PaymentStatus.AUTHORIZED)
         case BankStatus.INSUFFICIENT_FUNDS:
             return Outcome(PaymentStatus.DECLINED, DeclineReason.INSUFFICIENT_FUNDS)
         case BankStatus.FRAUD_DETECTED:
