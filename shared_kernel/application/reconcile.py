@@ -165,11 +165,8 @@ class Reconcile:
         for payment in self.repository.open_payments(now, self.batch_limit):
             if not payment.is_due_for_check(now):
                 continue  # settled or rescheduled since the index was read
-            if payment.has_pending_action:
-                self._check_actions(payment, report, now)
-                continue
-            if payment.status is PaymentStatus.AUTHORIZED:
-                self._expire(payment, report, now)
+            if payment.has_pending_action or payment.status is PaymentStatus.AUTHORIZED:
+                self._money_movements(payment, report, now)
                 continue
             if payment.status.is_final:
                 continue  # nothing left to watch (an index entry not yet removed)
@@ -303,6 +300,22 @@ class Reconcile:
             return
         if failed:
             report.failed += 1
+
+    def _money_movements(
+        self, payment: PaymentRequest, report: ReconcileReport, now: datetime
+    ) -> None:
+        """Settle the payment's pending actions, or void its expired authorisation. One
+        payment's failure (an outage, a bug) is noted and never stops the pass."""
+        try:
+            if payment.has_pending_action:
+                self._check_actions(payment, report, now)
+            else:
+                self._expire(payment, report, now)
+        except Exception:
+            logger.exception(
+                "reconciling a money movement failed", extra={"payment_id": str(payment.id)}
+            )
+            report.notes.append(f"reconciling {payment.id} failed")
 
     def _check_actions(
         self, payment: PaymentRequest, report: ReconcileReport, now: datetime

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from shared_kernel.application.backoff import Backoff
-from shared_kernel.application.ports import BankActionStatus, QueuedPayment
+from shared_kernel.application.ports import BankActionStatus, BankStatusReport, QueuedPayment
 from shared_kernel.application.reconcile import Reconcile
 from shared_kernel.domain.action import ActionFailureReason, ActionStatus, ActionType
 from shared_kernel.domain.money_movements import (
@@ -378,4 +378,35 @@ def test_voids_the_bank_keeps_refusing_stop_at_the_bound_with_an_alert(
         report.alerts,
         queue.messages,
         repository.get(PAYMENT_ID).reconcile_attempts,
+    )
+
+
+class BrokenBankActions(ScriptedBankActions):
+    """A bank adapter for actions that fails with an unexpected error (a bug, an outage)."""
+
+    def action_status_of(self, payment_id: UUID, action_id: UUID) -> None:
+        """Record the query, then fail."""
+        self.status_queries.append(action_id)
+        raise RuntimeError("adapter bug (fake)")
+
+
+def test_one_payments_failure_never_stops_the_pass(
+    repository: InMemoryPaymentRepository,
+    queue: InMemoryPaymentQueue,
+    bank: ScriptedBank,
+    clock: FixedClock,
+) -> None:
+    """The action query of one payment raises: noted; the stale processing payment after it is
+    still asked about and settled."""
+    with_pending_refund(repository)
+    processing = payment_in(ReversibleCipher(), PROCESSING, payment_id=UUID(int=77))
+    repository.add(processing)
+    bank.statuses[processing.id] = BankStatusReport("ref", PAID)
+    broken = BrokenBankActions()
+    clock.set(STUCK_AT + timedelta(hours=1))
+    report = Reconcile(repository, queue, bank, clock, bank_actions=broken)()
+    assert ([ACTION_ID], [f"reconciling {PAYMENT_ID} failed"], 1) == (
+        broken.status_queries,
+        report.notes,
+        report.settled,
     )
