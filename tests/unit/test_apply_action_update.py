@@ -31,7 +31,7 @@ from .builders import (
     PROCESSING,
     payment_in,
 )
-from .fakes import FixedClock, InMemoryPaymentRepository, ReversibleCipher
+from .fakes import FixedClock, InMemoryPaymentRepository, RecordingMetrics, ReversibleCipher
 
 pytestmark = pytest.mark.unit
 
@@ -220,3 +220,14 @@ def test_a_forged_or_invalid_action_update_is_refused(
     with pytest.raises(HttpError) as caught:
         verified_action_update(request_event, [SECRET], time.time())
     assert (status, code) == (caught.value.status, caught.value.code)
+
+
+def test_applied_and_repeated_updates_are_counted(
+    repository: InMemoryPaymentRepository, clock: FixedClock, apply_update: ApplyActionUpdate
+) -> None:
+    """One ActionUpdatesApplied for the change, one ActionUpdatesRepeated for its repeat."""
+    metrics = RecordingMetrics()
+    counted = ApplyActionUpdate(repository, clock, metrics)
+    counted(update())
+    counted(update())
+    assert {("ActionUpdatesApplied", ()): 1, ("ActionUpdatesRepeated", ()): 1} == metrics.counts()

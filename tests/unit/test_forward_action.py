@@ -30,7 +30,13 @@ from shared_kernel.domain.payment import PaymentRequest, PaymentStatus
 
 from .bank_actions_fake import ScriptedBankActions
 from .builders import AUTHORIZED, CREATED_AT, MERCHANT_ID, PAID, PAYMENT_ID, PROCESSING, payment_in
-from .fakes import FixedClock, InMemoryPaymentRepository, ReversibleCipher, ScriptedBank
+from .fakes import (
+    FixedClock,
+    InMemoryPaymentRepository,
+    RecordingMetrics,
+    ReversibleCipher,
+    ScriptedBank,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -271,3 +277,18 @@ def test_the_router_sends_a_payment_message_to_the_payment_forwarding(
     router = ForwardQueued(payment_forwarding(repository, clock), action)
     result = router(QueuedPayment(PAYMENT_ID, MERCHANT_ID, "corr-1"))
     assert (ForwardResult.ALREADY_FORWARDED, [], []) == (result, built, actions_bank.requests)
+
+
+def test_each_forwarded_action_is_counted_by_result(
+    repository: InMemoryPaymentRepository, actions_bank: ScriptedBankActions, clock: FixedClock
+) -> None:
+    """ActionsForwarded{result}: accepted, then already_forwarded for the redelivery."""
+    stored(repository)
+    metrics = RecordingMetrics()
+    forward = ForwardAction(repository, actions_bank, clock, metrics)
+    forward(MESSAGE)
+    forward(MESSAGE)
+    assert {
+        ("ActionsForwarded", (("result", "accepted"),)): 1,
+        ("ActionsForwarded", (("result", "already_forwarded"),)): 1,
+    } == metrics.counts()
