@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
+    from shared_kernel.adapters.bank.client import HttpAcquiringBank
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
@@ -184,6 +185,17 @@ class Gateway:
 
     @cached_property
     def bank(self) -> AcquiringBank:
+        """The acquiring bank's payments API."""
+        return self.bank_client
+
+    @cached_property
+    def bank_actions(self) -> BankActions:
+        """The acquiring bank's captures, voids and refunds (SPEC §8): the same client as
+        `bank`, so both share one connection pool, key and timeouts."""
+        return self.bank_client
+
+    @cached_property
+    def bank_client(self) -> HttpAcquiringBank:
         """The acquiring bank's HTTP API; its key is read from Secrets Manager when used."""
         from shared_kernel.adapters.bank.client import HttpAcquiringBank
 
@@ -195,13 +207,6 @@ class Gateway:
             s.bank_read_timeout_s,
             metrics=self.metrics,
         )
-
-    @cached_property
-    def bank_actions(self) -> BankActions:
-        """The acquiring bank's API for captures, voids and refunds (SPEC §8). Minimal
-        wiring: the bank client, which gains `submit_action`/`action_status_of` with the HTTP
-        adapter for actions (the bank-actions branch replaces this with its own wiring)."""
-        return cast("BankActions", self.bank)
 
     @property
     def authorization_validity(self) -> timedelta:

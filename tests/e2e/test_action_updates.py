@@ -239,7 +239,10 @@ def test_the_reconciler_voids_an_authorisation_past_capture_before(
         bool,
         VALIDITY_S + 30,
     )
-    assert [(CancellationReason.AUTHORIZATION_EXPIRED, 1050, True)] == [
-        (v.cancellation_reason, v.money.amount, v.created_at >= payment.capture_before)
-        for v in voids
-    ]
+    # The first void is the expiry's (a bank refusing it would see more, one per pass).
+    first = voids[0]
+    assert (CancellationReason.AUTHORIZATION_EXPIRED, 1050, True) == (
+        first.cancellation_reason,
+        first.money.amount,
+        first.created_at >= payment.capture_before,
+    )

@@ -1,4 +1,5 @@
-"""HttpAcquiringBank against a scripted HTTP server, and the bank status mapping (SPEC §4)."""
+"""HttpAcquiringBank against a scripted HTTP server, and the bank status mapping: the payment
+calls (SPEC §4), and the captures, voids, refunds and action queries of BankActions (§8)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,12 +18,21 @@ import pytest
 
 from shared_kernel.adapters.bank.client import HttpAcquiringBank
 from shared_kernel.adapters.bank.transformers import BankStatus, outcome_of
-from shared_kernel.application.errors import BankRejected, BankUnavailable
-from shared_kernel.application.ports import BankAcceptance, BankPaymentRequest, BankStatusReport
+from shared_kernel.application.errors import BankRejected, BankUnavailable, BankUnknownPayment
+from shared_kernel.application.ports import (
+    BankAcceptance,
+    BankActionReport,
+    BankActionRequest,
+    BankActionStatus,
+    BankPaymentRequest,
+    BankStatusReport,
+)
 from shared_kernel.contracts import load_schema, validate
+from shared_kernel.domain.action import ActionType
 from shared_kernel.domain.card import CardSecrets, Expiry
 from shared_kernel.domain.money import Money
 from shared_kernel.domain.payment import DeclineReason, Outcome, PaymentStatus
+from tests.unit.fakes import RecordingMetrics
 
 from .conftest import free_port
 
@@ -39,6 +49,25 @@ REQUEST = BankPaymentRequest(
     expiry=Expiry(12, 2030),
     money=Money(1050, "GBP"),
 )
+
+
+ACTION_ID = UUID("5b2e7f10-8c4d-4a6b-9e1f-3d2c1b0a9f8e")
+CAPTURE = BankActionRequest(PAYMENT_ID, MERCHANT_ID, ACTION_ID, ActionType.CAPTURE, amount=800)
+VOID = BankActionRequest(PAYMENT_ID, MERCHANT_ID, ACTION_ID, ActionType.VOID)
+REFUND = BankActionRequest(PAYMENT_ID, MERCHANT_ID, ACTION_ID, ActionType.REFUND, amount=300)
+ERROR = {"error": {"code": "amount_too_large", "message": "too much", "details": []}}
+
+
+def accepted(action_id: UUID = ACTION_ID) -> dict[str, str]:
+    """The bank's 202 answer to an action about `action_id`."""
+    return {"action_id": str(action_id), "status": "PROCESSING"}
+
+
+def report(
+    action_id: UUID = ACTION_ID, type_: str = "refund", status: str = "SUCCEEDED"
+) -> dict[str, str]:
+    """The bank's 200 answer to an action status query."""
+    return {"action_id": str(action_id), "type": type_, "status": status}
 
 
 class _BacklogServer(ThreadingHTTPServer):
@@ -192,34 +221,73 @@ def test_any_other_answer_raises_bank_unavailable_after_one_attempt(
     assert 1 == len(bank.requests)
 
 
+def send_payment(client: HttpAcquiringBank) -> object:
+    """Submit the test payment."""
+    return client.submit(REQUEST)
+
+
+def send_refund(client: HttpAcquiringBank) -> object:
+    """Submit the test refund (defined with the action tests below)."""
+    return client.submit_action(REFUND)
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("send", "body"),
     [
-        pytest.param(b"<html>oops</html>", id="not-json"),
-        pytest.param({"payment_request_id": str(PAYMENT_ID), "status": "PROCESSING"}, id="no-ref"),
-        pytest.param(answer(status="PAID"), id="not-processing"),
-        pytest.param(answer(payment_id=uuid4()), id="other-payment"),
+        pytest.param(send_payment, b"<html>oops</html>", id="not-json"),
+        pytest.param(
+            send_payment,
+            {"payment_request_id": str(PAYMENT_ID), "status": "PROCESSING"},
+            id="no-ref",
+        ),
+        pytest.param(send_payment, answer(status="PAID"), id="not-processing"),
+        pytest.param(send_payment, answer(payment_id=uuid4()), id="other-payment"),
+        pytest.param(send_refund, b"<html>oops</html>", id="action-not-json"),
+        pytest.param(send_refund, {"action_id": str(ACTION_ID)}, id="action-no-status"),
+        pytest.param(
+            send_refund,
+            {"action_id": str(ACTION_ID), "status": "SUCCEEDED"},
+            id="action-not-processing",
+        ),
+        pytest.param(send_refund, accepted(uuid4()), id="other-action"),
     ],
 )
 def test_a_malformed_acceptance_raises_bank_unavailable(
-    client: HttpAcquiringBank, bank: ScriptedBank, body: object
+    client: HttpAcquiringBank,
+    bank: ScriptedBank,
+    send: Callable[[HttpAcquiringBank], object],
+    body: object,
 ) -> None:
-    """A 202 whose body breaks bank-payment-accepted leaves the outcome unknown."""
+    """A 202 whose body breaks bank-payment-accepted (or, for an action,
+    bank-action-accepted) leaves the outcome unknown."""
     bank.script(202, body)
 
     with pytest.raises(BankUnavailable):
-        client.submit(REQUEST)
+        send(client)
 
 
+@pytest.mark.parametrize(
+    ("send", "accepted_body"),
+    [
+        pytest.param(send_payment, answer(), id="payment"),
+        pytest.param(
+            send_refund, {"action_id": str(ACTION_ID), "status": "PROCESSING"}, id="action"
+        ),
+    ],
+)
 def test_a_bank_slower_than_the_read_timeout_raises_bank_unavailable(
-    client: HttpAcquiringBank, bank: ScriptedBank
+    client: HttpAcquiringBank,
+    bank: ScriptedBank,
+    send: Callable[[HttpAcquiringBank], object],
+    accepted_body: dict[str, str],
 ) -> None:
-    """A timed-out call is an unknown outcome, reported as soon as the read timeout passes."""
-    bank.script(202, answer(), delay_s=READ_TIMEOUT_S + 1.0)
+    """A timed-out call (a payment, or an action: the same timeouts) is an unknown outcome,
+    reported as soon as the read timeout passes."""
+    bank.script(202, accepted_body, delay_s=READ_TIMEOUT_S + 1.0)
     started = time.monotonic()
 
     with pytest.raises(BankUnavailable):
-        client.submit(REQUEST)
+        send(client)
 
     assert time.monotonic() - started < READ_TIMEOUT_S + 0.5
 
@@ -256,32 +324,60 @@ def test_a_status_answer_is_mapped_to_an_outcome(
     assert f"Bearer {BANK_KEY}" == sent.headers["Authorization"]
 
 
-def test_a_payment_the_bank_never_received_has_no_status(
-    client: HttpAcquiringBank, bank: ScriptedBank
-) -> None:
-    """404 on GET means the bank never received the payment: None."""
-    bank.script(404, {"error": {"code": "not_found", "message": "unknown", "details": []}})
+def query_payment(client: HttpAcquiringBank) -> object:
+    """Ask the bank for the test payment's status."""
+    return client.status_of(PAYMENT_ID)
 
-    assert None is client.status_of(PAYMENT_ID)
+
+def query_action(client: HttpAcquiringBank) -> object:
+    """Ask the bank for the test action's status."""
+    return client.action_status_of(PAYMENT_ID, ACTION_ID)
 
 
 @pytest.mark.parametrize(
-    ("status", "body"),
+    "query",
     [
-        pytest.param(500, b"{}", id="5xx"),
-        pytest.param(401, b"{}", id="unauthorized"),
-        pytest.param(200, answer(status="REFUNDED"), id="unknown-status"),
-        pytest.param(200, b"not json", id="not-json"),
+        pytest.param(query_payment, id="payment"),
+        pytest.param(query_action, id="action"),
+    ],
+)
+def test_a_payment_the_bank_never_received_has_no_status(
+    client: HttpAcquiringBank, bank: ScriptedBank, query: Callable[[HttpAcquiringBank], object]
+) -> None:
+    """404 on GET means the bank never received the payment (or the action): None."""
+    bank.script(404, {"error": {"code": "not_found", "message": "unknown", "details": []}})
+
+    assert None is query(client)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "body"),
+    [
+        pytest.param(query_payment, 500, b"{}", id="5xx"),
+        pytest.param(query_payment, 401, b"{}", id="unauthorized"),
+        pytest.param(query_payment, 200, answer(status="REFUNDED"), id="unknown-status"),
+        pytest.param(query_payment, 200, b"not json", id="not-json"),
+        pytest.param(query_action, 503, b"{}", id="action-5xx"),
+        pytest.param(query_action, 403, b"{}", id="action-forbidden"),
+        pytest.param(query_action, 200, report(status="REFUNDED"), id="action-unknown-status"),
+        pytest.param(query_action, 200, report(type_="chargeback"), id="action-unknown-type"),
+        pytest.param(query_action, 200, report(action_id=uuid4()), id="other-action"),
+        pytest.param(query_action, 200, b"not json", id="action-not-json"),
     ],
 )
 def test_a_failed_status_query_raises_bank_unavailable(
-    client: HttpAcquiringBank, bank: ScriptedBank, status: int, body: object
+    client: HttpAcquiringBank,
+    bank: ScriptedBank,
+    query: Callable[[HttpAcquiringBank], object],
+    status: int,
+    body: object,
 ) -> None:
-    """Any status answer other than a valid 200 or a 404 leaves the status unknown."""
+    """Any status answer other than a valid 200 (about this payment or action) or a 404
+    leaves the status unknown."""
     bank.script(status, body)
 
     with pytest.raises(BankUnavailable):
-        client.status_of(PAYMENT_ID)
+        query(client)
 
 
 def test_sequential_calls_reuse_one_kept_alive_connection(
@@ -315,6 +411,7 @@ def test_one_client_serves_concurrent_threads(bank: ScriptedBank) -> None:
     [
         (BankStatus.PROCESSING, Outcome(PaymentStatus.PROCESSING)),
         (BankStatus.PAID, Outcome(PaymentStatus.SUCCEEDED)),
+        (BankStatus.AUTHORIZED, Outcome(PaymentStatus.AUTHORIZED)),
         (
             BankStatus.INSUFFICIENT_FUNDS,
             Outcome(PaymentStatus.DECLINED, DeclineReason.INSUFFICIENT_FUNDS),
@@ -343,3 +440,194 @@ def test_an_unknown_bank_status_raises_value_error(unknown: str) -> None:
     """A status outside the contract is never guessed at."""
     with pytest.raises(ValueError, match="unknown bank status"):
         outcome_of(unknown)
+
+
+# --- BankActions: captures, voids, refunds (SPEC §8) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "path", "contract", "body"),
+    [
+        pytest.param(
+            CAPTURE,
+            "captures",
+            "bank-capture-request",
+            {"action_id": str(ACTION_ID), "amount": 800},
+            id="capture",
+        ),
+        pytest.param(VOID, "voids", "bank-void-request", {"action_id": str(ACTION_ID)}, id="void"),
+        pytest.param(
+            REFUND,
+            "refunds",
+            "bank-refund-request",
+            {"action_id": str(ACTION_ID), "amount": 300},
+            id="refund",
+        ),
+    ],
+)
+def test_an_action_is_posted_under_its_payment_with_the_action_id_as_key(
+    client: HttpAcquiringBank,
+    bank: ScriptedBank,
+    request_: BankActionRequest,
+    path: str,
+    contract: str,
+    body: dict[str, object],
+) -> None:
+    """Each action is POST /payments/{id}/<captures|voids|refunds> with the bearer key, the
+    action id as Idempotency-Key and its §8 body (valid against its contract); 202 returns."""
+    bank.script(202, accepted())
+
+    assert None is client.submit_action(request_)
+
+    [sent] = bank.requests
+    assert ("POST", f"/payments/{PAYMENT_ID}/{path}") == (sent.method, sent.path)
+    assert f"Bearer {BANK_KEY}" == sent.headers["Authorization"]
+    assert str(ACTION_ID) == sent.headers["Idempotency-Key"]
+    assert "application/json" == sent.headers["Content-Type"]
+    assert body == json.loads(sent.body)
+    assert [] == validate(contract, json.loads(sent.body))
+
+
+def test_an_actions_correlation_id_travels_as_a_header(
+    client: HttpAcquiringBank, bank: ScriptedBank
+) -> None:
+    """An action carrying a correlation id sends it as X-Correlation-Id."""
+    bank.script(202, accepted())
+
+    client.submit_action(dataclasses.replace(REFUND, correlation_id="corr-refund-1"))
+
+    assert "corr-refund-1" == bank.requests[0].headers["X-Correlation-Id"]
+
+
+@pytest.mark.parametrize("type_", [ActionType.CAPTURE, ActionType.REFUND])
+def test_a_capture_or_refund_without_an_amount_is_never_sent(
+    client: HttpAcquiringBank, bank: ScriptedBank, type_: ActionType
+) -> None:
+    """A capture or refund needs an amount: ValueError, and nothing reaches the bank."""
+    with pytest.raises(ValueError, match="needs an amount"):
+        client.submit_action(BankActionRequest(PAYMENT_ID, MERCHANT_ID, ACTION_ID, type_))
+
+    assert [] == bank.requests
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_an_invalid_action_answer_raises_bank_rejected(
+    client: HttpAcquiringBank, bank: ScriptedBank, status: int
+) -> None:
+    """400 and 422 (e.g. a refund above what is left) mean never retry: BankRejected, and
+    not the unknown-payment kind."""
+    bank.script(status, ERROR)
+
+    with pytest.raises(BankRejected) as raised:
+        client.submit_action(REFUND)
+
+    assert not isinstance(raised.value, BankUnknownPayment)
+    assert 1 == len(bank.requests)
+
+
+def test_an_action_on_a_payment_the_bank_does_not_know_raises_unknown_payment(
+    client: HttpAcquiringBank, bank: ScriptedBank
+) -> None:
+    """404 to an action: BankUnknownPayment (a BankRejected: never retried)."""
+    bank.script(404, {"error": {"code": "not_found", "message": "unknown", "details": []}})
+
+    with pytest.raises(BankUnknownPayment):
+        client.submit_action(CAPTURE)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 401, 403, 200, 301])
+def test_any_other_action_answer_raises_bank_unavailable_after_one_attempt(
+    client: HttpAcquiringBank, bank: ScriptedBank, status: int
+) -> None:
+    """5xx, refused credentials and unexpected statuses leave the action's outcome unknown."""
+    bank.script(status, b"{}")
+
+    with pytest.raises(BankUnavailable):
+        client.submit_action(VOID)
+
+    assert 1 == len(bank.requests)
+
+
+def test_an_unreachable_bank_leaves_actions_unknown() -> None:
+    """Nobody listening: both action calls raise BankUnavailable."""
+    client = HttpAcquiringBank(f"http://127.0.0.1:{free_port()}", lambda: BANK_KEY, 0.5, 0.5)
+
+    with pytest.raises(BankUnavailable):
+        client.submit_action(REFUND)
+    with pytest.raises(BankUnavailable):
+        client.action_status_of(PAYMENT_ID, ACTION_ID)
+
+
+@pytest.mark.parametrize(
+    ("type_", "status"),
+    [
+        ("capture", BankActionStatus.SUCCEEDED),
+        ("void", BankActionStatus.PROCESSING),
+        ("refund", BankActionStatus.DECLINED),
+    ],
+)
+def test_an_action_status_answer_becomes_a_report(
+    client: HttpAcquiringBank, bank: ScriptedBank, type_: str, status: BankActionStatus
+) -> None:
+    """GET /payments/{id}/actions/{action_id} answering 200 becomes a BankActionReport."""
+    bank.script(200, report(type_=type_, status=str(status)))
+
+    found = client.action_status_of(PAYMENT_ID, ACTION_ID)
+
+    assert BankActionReport(ACTION_ID, ActionType(type_), status) == found
+    [sent] = bank.requests
+    assert ("GET", f"/payments/{PAYMENT_ID}/actions/{ACTION_ID}") == (sent.method, sent.path)
+    assert f"Bearer {BANK_KEY}" == sent.headers["Authorization"]
+
+
+def test_action_calls_record_their_latency_and_errors(bank: ScriptedBank) -> None:
+    """Each action call records its latency (BankRefundLatency, BankActionStatusLatency, ...)
+    and a 5xx counts as a BankErrors of its operation, as the payment calls do."""
+    metrics = RecordingMetrics()
+    client = HttpAcquiringBank(bank.url, lambda: BANK_KEY, 0.5, 2.0, metrics=metrics)
+    bank.script(202, accepted())
+    client.submit_action(REFUND)
+    client.submit_action(CAPTURE)
+    bank.script(503, b"{}")
+    with pytest.raises(BankUnavailable):
+        client.submit_action(VOID)
+    with pytest.raises(BankUnavailable):
+        client.action_status_of(PAYMENT_ID, ACTION_ID)
+
+    timed = sorted({m.name for m in metrics.recorded if m.name.endswith("Latency")})
+    assert [
+        "BankActionStatusLatency",
+        "BankCaptureLatency",
+        "BankRefundLatency",
+        "BankVoidLatency",
+    ] == timed
+    errors = {key: n for key, n in metrics.counts().items() if key[0] == "BankErrors"}
+    assert {
+        ("BankErrors", (("error", "http_503"), ("operation", "void"))): 1,
+        ("BankErrors", (("error", "http_503"), ("operation", "action_status"))): 1,
+    } == errors
+
+
+def test_a_manual_payment_is_sent_with_capture_false(
+    client: HttpAcquiringBank, bank: ScriptedBank
+) -> None:
+    """A payment with capture False carries `"capture": false` (valid against the contract);
+    an automatic one carries no capture property at all (the SPEC §4 body)."""
+    client.submit(dataclasses.replace(REQUEST, capture=False))
+    client.submit(REQUEST)
+
+    manual, automatic = (json.loads(sent.body) for sent in bank.requests)
+    assert False is manual["capture"]
+    assert [] == validate("bank-payment-request", manual)
+    assert "capture" not in automatic
+
+
+def test_an_authorized_status_answer_is_the_authorized_outcome(
+    client: HttpAcquiringBank, bank: ScriptedBank
+) -> None:
+    """GET /payments/{id} answering AUTHORIZED is the gateway's authorized outcome."""
+    bank.script(200, answer(status="AUTHORIZED"))
+
+    found = client.status_of(PAYMENT_ID)
+
+    assert BankStatusReport("bank_7c1e", Outcome(PaymentStatus.AUTHORIZED)) == found

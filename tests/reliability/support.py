@@ -251,15 +251,16 @@ class BankLog:
         self.mark = self._read(limit=0)["last_seq"]
         self.stats_before = bank.get("/_sim/stats").json()
 
-    def _read(self, **query: int) -> dict[str, Any]:
+    def _read(self, **query: int | str) -> dict[str, Any]:
         answer = self.bank.get("/_sim/requests", params=query)
         assert 200 == answer.status_code, answer.text
         read: dict[str, Any] = answer.json()
         return read
 
     def posts(self) -> list[dict[str, Any]]:
-        """Every POST /payments received since the mark (none lost to the log's cap)."""
-        read = self._read(after=self.mark)
+        """Every POST /payments received since the mark (none lost to the log's cap); the
+        log's capture, void and refund requests are left out."""
+        read = self._read(after=self.mark, kind="payment")
         assert 0 == read["dropped"], "the request log dropped entries"
         posts: list[dict[str, Any]] = read["requests"]
         return posts

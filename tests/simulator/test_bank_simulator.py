@@ -302,6 +302,27 @@ def stop_simulator(simulator: Simulator) -> int:
     return simulator.process.wait(timeout=5)
 
 
+@contextlib.contextmanager
+def simulator_with_receiver(tmp_dir: Path) -> Iterator[tuple[Simulator, CallbackReceiver]]:
+    """A simulator subprocess whose callbacks go to a receiver of its own, both stopped on
+    exit (the simulator by its pid)."""
+    receiver = CallbackReceiver(free_port())
+    server = ThreadingHTTPServer(("127.0.0.1", receiver.port), make_receiver_handler(receiver))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="callback-receiver")
+    thread.start()
+    try:
+        simulator = start_simulator(tmp_dir, receiver.url)
+        try:
+            yield simulator, receiver
+        finally:
+            stop_simulator(simulator)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 # -- fixtures ------------------------------------------------------------------------------
 
 
@@ -351,6 +372,8 @@ def sim(module_sim: Simulator, receiver: CallbackReceiver) -> Simulator:
         ("4100000000000019", ["FRAUD_DETECTED"]),
         ("4000000000000002", ["DECLINED"]),
         (PROCESSING_THEN_PAID_CARD, ["PROCESSING", "PAID"]),
+        ("4000000000000341", ["PAID"]),  # pays; only its captures are declined (§8)
+        ("4000000000005126", ["PAID"]),  # pays; only its refunds are declined (§8)
         ("5555555555554444", ["PAID"]),
     ],
 )

@@ -7,10 +7,8 @@ helpers these tests reuse); its callbacks go to a receiver in the test process.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +16,9 @@ import httpx
 import pytest
 
 from tests.simulator.test_bank_simulator import (
-    CallbackReceiver,
     Simulator,
-    free_port,
-    make_receiver_handler,
     payment_body,
-    start_simulator,
-    stop_simulator,
+    simulator_with_receiver,
     wait_for,
 )
 
@@ -32,11 +26,14 @@ pytestmark = pytest.mark.simulator
 
 ENTRY_FIELDS = {
     "seq",
+    "kind",
     "payment_request_id",
+    "action_id",
     "merchant_id",
     "idempotency_key",
     "status",
     "outcome",
+    "error_code",
     "bank_reference",
     "held_ms",
     "received_at",
@@ -49,19 +46,8 @@ ENTRY_FIELDS = {
 @pytest.fixture(scope="module")
 def witness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """A simulator of this module, its callbacks answered by a receiver."""
-    receiver = CallbackReceiver(free_port())
-    server = ThreadingHTTPServer(("127.0.0.1", receiver.port), make_receiver_handler(receiver))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="callback-receiver")
-    thread.start()
-    simulator = start_simulator(Path(tmp_path_factory.mktemp("request-log")), receiver.url)
-    try:
+    with simulator_with_receiver(Path(tmp_path_factory.mktemp("request-log"))) as (simulator, _):
         yield simulator
-    finally:
-        stop_simulator(simulator)
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -94,7 +80,8 @@ def wait_answered(sim: Simulator, count: int) -> list[dict[str, Any]]:
 
 def test_every_post_is_logged_in_order_with_its_answer(sim: Simulator) -> None:
     """A charge, a repeat, a 401, a 400 and a 422 are logged in arrival order with the answer
-    given, the Idempotency-Key, the ids, the reference of each 202 and both clocks."""
+    given (and its error code), the Idempotency-Key, the ids, the reference of each 202 and
+    both clocks."""
     body = payment_body()
     payment_id, merchant_id = body["payment_request_id"], body["merchant_id"]
     first = sim.post_payment(body)
@@ -124,6 +111,13 @@ def test_every_post_is_logged_in_order_with_its_answer(sim: Simulator) -> None:
     ]
     assert expected == [(e["seq"], e["status"], e["outcome"], e["bank_reference"]) for e in entries]
     assert [ENTRY_FIELDS] * 5 == [set(e) for e in entries]
+    assert [
+        ("payment", None, None),
+        ("payment", None, None),
+        ("payment", None, "unauthorized"),
+        ("payment", None, "validation_error"),
+        ("payment", None, "idempotency_key_reused"),
+    ] == [(e["kind"], e["action_id"], e["error_code"]) for e in entries]
     assert [(payment_id, merchant_id, payment_id, 0)] * 5 == [
         (e["payment_request_id"], e["merchant_id"], e["idempotency_key"], e["held_ms"])
         for e in entries

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from shared_kernel.application.errors import (
+    BankRejected,
     BankUnavailable,
+    BankUnknownPayment,
     ConcurrentUpdate,
     DuplicatePayment,
     QueueUnavailable,
@@ -24,6 +26,9 @@ from shared_kernel.application.get_payment import GetPayment
 from shared_kernel.application.idempotent_submit import IdempotentSubmit
 from shared_kernel.application.ports import (
     BankAcceptance,
+    BankActionReport,
+    BankActionRequest,
+    BankActionStatus,
     BankPaymentRequest,
     BankStatusReport,
     DeadLetter,
@@ -36,7 +41,7 @@ from shared_kernel.application.ports import (
 )
 from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
 from shared_kernel.application.submit_payment import SubmitPayment
-from shared_kernel.domain.action import PaymentAction
+from shared_kernel.domain.action import ActionType, PaymentAction
 from shared_kernel.domain.card import CardSecrets, SealedCard
 from shared_kernel.domain.errors import ActionNotFound, PaymentNotFound
 from shared_kernel.domain.payment import PaymentRequest
@@ -44,6 +49,7 @@ from shared_kernel.domain.payment import PaymentRequest
 if TYPE_CHECKING:
     from shared_kernel.application.ports import (
         AcquiringBank,
+        BankActions,
         CardCipher,
         Clock,
         DeadLetterQueue,
@@ -237,6 +243,129 @@ class ScriptedBank:
     def charges_of(self, payment_id: UUID) -> int:
         """How many submit requests the bank received for a payment."""
         return sum(1 for r in self.requests if r.payment_id == payment_id)
+
+
+@dataclass
+class HeldPayment:
+    """A payment as the fake bank holds it: its amount, whether it was only authorised
+    (`capture: false`), and the action types the bank declines for it (the simulator's
+    declining cards)."""
+
+    amount: int
+    authorised_only: bool
+    declines: frozenset[ActionType] = frozenset()
+
+
+@dataclass
+class HeldAction:
+    """An action the fake bank accepted, its status, and how often it was sent."""
+
+    request: BankActionRequest
+    status: BankActionStatus = BankActionStatus.PROCESSING
+    received: int = 1
+
+    def holds(self) -> bool:
+        """Whether it counts against its payment: pending, or succeeded."""
+        return self.status is not BankActionStatus.DECLINED
+
+
+class InMemoryBankActions:
+    """BankActions in memory, with the bank simulator's rules: an action accepted once per
+    id (a repeat of the same request is accepted again and moves nothing; another request
+    under the same id is rejected), BankUnknownPayment for a payment the bank does not hold,
+    and the per-payment balances (BankRejected for a capture of a payment not authorised or
+    above its amount, a second capture, a void of a captured payment, a refund above the
+    captured amount less pending and succeeded refunds). Actions stay PROCESSING until
+    `settle()`; `fail_next` scripts errors for the next sends. Every request is recorded."""
+
+    def __init__(self) -> None:
+        self.payments: dict[UUID, HeldPayment] = {}
+        self.actions: dict[UUID, HeldAction] = {}
+        self.requests: list[BankActionRequest] = []
+        self.status_queries: list[tuple[UUID, UUID]] = []
+        self._failures: deque[Exception] = deque()
+
+    def hold(
+        self,
+        payment_id: UUID,
+        amount: int,
+        *,
+        authorised_only: bool,
+        declines: frozenset[ActionType] = frozenset(),
+    ) -> None:
+        """The bank has the payment: paid (captured), or only authorised."""
+        self.payments[payment_id] = HeldPayment(amount, authorised_only, declines)
+
+    def fail_next(self, *errors: Exception) -> None:
+        """Raise these, in order, from the next `submit_action` calls (nothing accepted)."""
+        self._failures.extend(errors)
+
+    def settle(self) -> None:
+        """The bank decides every pending action: DECLINED where the payment declines its
+        type, else SUCCEEDED."""
+        for action in self.actions.values():
+            if action.status is BankActionStatus.PROCESSING:
+                declines = self.payments[action.request.payment_id].declines
+                declined = action.request.type in declines
+                action.status = (
+                    BankActionStatus.DECLINED if declined else BankActionStatus.SUCCEEDED
+                )
+
+    def submit_action(self, request: BankActionRequest) -> None:
+        """Accept the action, or raise what the bank would answer."""
+        self.requests.append(request)
+        if self._failures:
+            raise self._failures.popleft()
+        payment = self.payments.get(request.payment_id)
+        if payment is None:
+            raise BankUnknownPayment("the bank does not know this payment (fake)")
+        known = self.actions.get(request.action_id)
+        if known is not None:
+            known.received += 1
+            if replace(known.request, correlation_id=None) != replace(request, correlation_id=None):
+                raise BankRejected("the Idempotency-Key was used with another request (fake)")
+            return
+        refusal = self._refusal(request, payment)
+        if refusal:
+            raise BankRejected(f"{refusal} (fake)")
+        self.actions[request.action_id] = HeldAction(request)
+
+    def action_status_of(self, payment_id: UUID, action_id: UUID) -> BankActionReport | None:
+        """The action's report; None if the bank never accepted it for this payment."""
+        self.status_queries.append((payment_id, action_id))
+        action = self.actions.get(action_id)
+        if action is None or action.request.payment_id != payment_id:
+            return None
+        return BankActionReport(action_id, action.request.type, action.status)
+
+    def _refusal(self, request: BankActionRequest, payment: HeldPayment) -> str | None:
+        mine = [a for a in self.actions.values() if a.request.payment_id == request.payment_id]
+
+        def held(type_: ActionType) -> list[BankActionRequest]:
+            return [a.request for a in mine if a.request.type is type_ and a.holds()]
+
+        amount = request.amount or 0
+        if request.type is not ActionType.REFUND:
+            if not payment.authorised_only or held(ActionType.VOID):
+                return "payment_not_authorized"
+            if held(ActionType.CAPTURE):
+                return "already_captured"
+            if request.type is ActionType.CAPTURE and amount > payment.amount:
+                return "amount_too_large"
+            return None
+        captured = payment.amount
+        if payment.authorised_only:
+            done = [
+                a.request.amount or 0
+                for a in mine
+                if a.request.type is ActionType.CAPTURE and a.status is BankActionStatus.SUCCEEDED
+            ]
+            captured = sum(done)
+        if captured == 0:
+            return "payment_not_captured"
+        if amount > captured - sum(r.amount or 0 for r in held(ActionType.REFUND)):
+            return "amount_too_large"
+        return None
 
 
 class CipherRefused(ValueError):
@@ -479,6 +608,7 @@ class FakeDeadLetterQueue:
 if TYPE_CHECKING:
     _idempotency: IdempotencyStore = InMemoryIdempotencyStore()
     _dead_letters: DeadLetterQueue = FakeDeadLetterQueue([])
+    _bank_actions: BankActions = InMemoryBankActions()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from banksim.callbacks import CallbackDispatcher
 from banksim.config import ConfigError, Settings
 from banksim.faults import FaultInjector
 from banksim.http_api import SimulatorServer
+from banksim.money_movements import MoneyMovements
 from banksim.request_log import RequestLog
 from banksim.store import Store
 
@@ -28,19 +29,19 @@ def build_server(settings: Settings, stopping: threading.Event) -> SimulatorServ
     faults = FaultInjector()
     dispatcher = CallbackDispatcher(
         url=settings.callback_url,
+        action_url=settings.action_callback_url,
         secret=settings.callback_secret,
         max_attempts=settings.callback_max_attempts,
         retry_base_s=settings.callback_retry_base_ms / 1000,
         on_result=lambda job, delivered: store.note_callback(
-            job.payment_request_id, job.epoch, delivered=delivered
+            job.payment_request_id, job.epoch, delivered=delivered, action_id=job.action_id
         ),
         is_live=lambda epoch: epoch == store.epoch,
     )
-    bank = Bank(
-        store=store,
-        faults=faults,
-        dispatcher=dispatcher,
-        callback_delay_s=settings.callback_delay_ms / 1000,
+    delay_s = settings.callback_delay_ms / 1000
+    bank = Bank(store=store, faults=faults, dispatcher=dispatcher, callback_delay_s=delay_s)
+    movements = MoneyMovements(
+        store=store, faults=faults, dispatcher=dispatcher, callback_delay_s=delay_s
     )
     if ":" in settings.host:
         # ThreadingHTTPServer is IPv4 by default; "::1" needs an IPv6 socket.
@@ -49,6 +50,7 @@ def build_server(settings: Settings, stopping: threading.Event) -> SimulatorServ
         (settings.host, settings.port),
         api_key=settings.api_key,
         bank=bank,
+        movements=movements,
         store=store,
         requests=RequestLog(),
         faults=faults,
@@ -82,10 +84,11 @@ def run(settings: Settings) -> int:
     serving.start()
     host, port = str(server.server_address[0]), int(server.server_address[1])
     log.info(
-        "bank simulator listening on http://%s:%d, callbacks to %s after %d ms",
+        "bank simulator listening on http://%s:%d, callbacks to %s and %s after %d ms",
         host,
         port,
         settings.callback_url,
+        settings.action_callback_url,
         settings.callback_delay_ms,
     )
     # A plain line on stdout for runners that wait for readiness.

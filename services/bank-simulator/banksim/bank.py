@@ -1,4 +1,5 @@
-"""The bank's behaviour behind its two API calls: accept (and charge at most once), and report.
+"""The bank's behaviour behind its payment calls: accept (and charge, or only authorise, at most
+once), and report. Captures, voids and refunds are in ``money_movements``.
 
 The HTTP layer parses and authenticates; this module decides. Each decision for a payment is
 taken under the store's lock, so concurrent retries with the same Idempotency-Key can never
@@ -41,7 +42,7 @@ NOT_RECEIVED = "the bank never received this payment"
 @dataclass(frozen=True)
 class Answer:
     """What to answer: HTTP status and JSON body, after holding the response ``hold_s``;
-    for a POST /payments, what the bank did (request_log's CHARGED, REPEAT, UNAVAILABLE; None
+    for a POST, what the bank did (request_log's CHARGED, APPLIED, REPEAT, UNAVAILABLE; None
     for a refusal)."""
 
     status: int
@@ -57,12 +58,13 @@ def rfc3339(epoch_seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _unavailable(message: str) -> Answer:
+def unavailable(message: str) -> Answer:
     return Answer(503, error_body("service_unavailable", message), outcome=UNAVAILABLE)
 
 
-class Bank:
-    """Accepts payments, decides their outcome by card number, and schedules the callbacks."""
+class Desk:
+    """What each of the bank's desks (payments, money movements) works with: the records,
+    the faults, the callback dispatcher and its delay, and a per-process fingerprint key."""
 
     def __init__(
         self,
@@ -79,6 +81,10 @@ class Bank:
         # Per-process key for body fingerprints: a plain hash of a card number and CVV could
         # be brute-forced back, a keyed one cannot.
         self._fingerprint_key = secrets.token_bytes(32)
+
+
+class Bank(Desk):
+    """Accepts payments, decides their outcome by card number, and schedules the callbacks."""
 
     def submit(self, body: Any, idempotency_key: str | None) -> Answer:
         """Handle ``POST /payments`` (SPEC §4/§5)."""
@@ -98,7 +104,7 @@ class Bank:
             # An injected outage comes first: a bank that is down answers nothing else.
             if self._faults.roll(faults.error_rate):
                 log.info("fault: 503 payment=%s post=%d", payment_id, record.posts)
-                return _unavailable("injected fault: the bank is unavailable")
+                return unavailable("injected fault: the bank is unavailable")
             if record.accepted and idempotent:
                 return self._repeat(record, fingerprint)
             if record.accepted:
@@ -107,9 +113,16 @@ class Bank:
             if behaviour.unavailable_first and not record.unavailable_answered:
                 record.unavailable_answered = True
                 log.info("card 0119: first post answered 503 payment=%s", payment_id)
-                return _unavailable("the bank is temporarily unavailable, retry later")
-            timeline = callback_timeline(behaviour, out_of_order=faults.out_of_order)
-            self._charge(record, body, fingerprint, behaviour.final_status, timeline)
+                return unavailable("the bank is temporarily unavailable, retry later")
+            capture: bool = body.get("capture", True)
+            timeline = callback_timeline(
+                behaviour, out_of_order=faults.out_of_order, capture=capture
+            )
+            final_status = behaviour.final_status(capture=capture)
+            self._charge(record, body, fingerprint, final_status, timeline)
+            record.capture = capture
+            record.declines_capture = behaviour.declines_capture
+            record.declines_refund = behaviour.declines_refund
             dropped = self._faults.roll(faults.drop_callback_rate)
             record.callbacks_dropped = dropped
             timed_out = self._faults.roll(faults.timeout_rate)

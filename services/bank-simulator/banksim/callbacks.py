@@ -31,13 +31,15 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 
 @dataclass(frozen=True)
 class CallbackJob:
-    """One callback to deliver: the exact JSON bytes to sign and send, and for whom."""
+    """One callback to deliver: the exact JSON bytes to sign and send, and for whom (a
+    payment update, or with ``action_id`` an action update, sent to the action URL)."""
 
     payment_request_id: str
     status: str
     raw_body: bytes
     epoch: int
     attempt: int = 1
+    action_id: str | None = None
 
 
 @dataclass(order=True)
@@ -64,6 +66,7 @@ class CallbackDispatcher:
         self,
         *,
         url: str,
+        action_url: str,
         secret: str,
         max_attempts: int,
         retry_base_s: float,
@@ -72,6 +75,7 @@ class CallbackDispatcher:
         workers: int = 4,
     ) -> None:
         self._url = url
+        self._action_url = action_url
         self._secret = secret
         self._max_attempts = max_attempts
         self._retry_base_s = retry_base_s
@@ -160,7 +164,8 @@ class CallbackDispatcher:
                 log.exception("callback error payment=%s", job.payment_request_id)
 
     def _deliver(self, job: CallbackJob) -> None:
-        http_status, problem = self._post(job.raw_body)
+        url = self._url if job.action_id is None else self._action_url
+        http_status, problem = self._post(url, job.raw_body)
         retryable = http_status is None or _retryable(http_status)
         if not retryable:
             log.info(
@@ -200,11 +205,11 @@ class CallbackDispatcher:
         )
         self.schedule(replace(job, attempt=job.attempt + 1), backoff_s)
 
-    def _post(self, raw_body: bytes) -> tuple[int | None, str]:
+    def _post(self, url: str, raw_body: bytes) -> tuple[int | None, str]:
         """POST the signed body; return (HTTP status or None if no answer, a short reason)."""
         # Signed at send time, so a retry carries a fresh timestamp the gateway will accept.
         request = urllib.request.Request(
-            self._url,
+            url,
             data=raw_body,
             method="POST",
             headers={

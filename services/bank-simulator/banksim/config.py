@@ -10,6 +10,7 @@ from dataclasses import dataclass
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3002
 DEFAULT_CALLBACK_URL = "http://127.0.0.1:3001/bank/payment-updates"
+DEFAULT_ACTION_CALLBACK_URL = "http://127.0.0.1:3001/bank/action-updates"
 # Development-only defaults, documented in the README; a real bank would never ship these.
 DEFAULT_CALLBACK_SECRET = "local-dev-callback-secret-change-me"  # noqa: S105 (public dev default)
 DEFAULT_API_KEY = "local-dev-bank-api-key"
@@ -29,6 +30,7 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     callback_url: str = DEFAULT_CALLBACK_URL
+    action_callback_url: str = DEFAULT_ACTION_CALLBACK_URL
     callback_secret: str = DEFAULT_CALLBACK_SECRET
     api_key: str = DEFAULT_API_KEY
     callback_delay_ms: int = DEFAULT_CALLBACK_DELAY_MS
@@ -42,10 +44,13 @@ class Settings:
         env = os.environ if env is None else env
         host = env.get("BANK_SIMULATOR_HOST", DEFAULT_HOST)
         _require_loopback(host)
+        callback_url = env.get("BANK_CALLBACK_URL", DEFAULT_CALLBACK_URL)
         return cls(
             host=host,
             port=_int(env, "BANK_SIMULATOR_PORT", DEFAULT_PORT, low=0, high=65535),
-            callback_url=env.get("BANK_CALLBACK_URL", DEFAULT_CALLBACK_URL),
+            callback_url=callback_url,
+            action_callback_url=env.get("BANK_ACTION_CALLBACK_URL")
+            or sibling_url(callback_url, "action-updates"),
             callback_secret=env.get("BANK_CALLBACK_SECRET") or DEFAULT_CALLBACK_SECRET,
             api_key=env.get("BANK_API_KEY") or DEFAULT_API_KEY,
             callback_delay_ms=_int(
@@ -71,6 +76,12 @@ class Settings:
             ),
             log_level=env.get("BANK_SIMULATOR_LOG_LEVEL", "INFO").upper(),
         )
+
+
+def sibling_url(url: str, last_segment: str) -> str:
+    """``url`` with its last path segment replaced: the action updates go next to the
+    payment updates (``.../bank/payment-updates`` -> ``.../bank/action-updates``)."""
+    return url.rstrip("/").rsplit("/", 1)[0] + "/" + last_segment
 
 
 def _int(

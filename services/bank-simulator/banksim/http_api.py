@@ -1,15 +1,20 @@
-"""HTTP routes of the simulator: the bank API (SPEC §4) and the ``/_sim`` test API.
+"""HTTP routes of the simulator: the bank API (SPEC §4, §8) and the ``/_sim`` test API.
 
 Bank API (``Authorization: Bearer <BANK_API_KEY>`` required):
     POST /payments                 accept a payment (Idempotency-Key = payment_request_id)
     GET  /payments/{id}            the bank's current status of a payment
+    POST /payments/{id}/captures   capture an authorisation (Idempotency-Key = action_id)
+    POST /payments/{id}/voids      release an authorisation (Idempotency-Key = action_id)
+    POST /payments/{id}/refunds    refund a captured payment (Idempotency-Key = action_id)
+    GET  /payments/{id}/actions/{action_id}   the bank's current status of an action
 
 Test API (no auth; the server only listens on loopback):
     GET  /health                   {"ok": true}
     GET  /_sim/payments            every record
-    GET  /_sim/payments/{id}       one record: posts, charges, status, callbacks_sent, ...
-    GET  /_sim/stats               totals, including double_charged
-    GET  /_sim/requests            every POST /payments received, in order (?after=&limit=)
+    GET  /_sim/payments/{id}       one record: posts, charges, status, callbacks_sent, actions, ...
+    GET  /_sim/actions/{id}        one action: received, applied, status, callbacks_sent, ...
+    GET  /_sim/stats               totals, including double_charged and applied_twice
+    GET  /_sim/requests            every POST received, in order (?after=&limit=&kind=)
     GET  /_sim/faults              the fault settings in force
     PUT  /_sim/faults              replace the fault settings
     GET  /_sim/mode                the bank's mode ({"idempotency": "on" | "off"})
@@ -20,6 +25,7 @@ Test API (no auth; the server only listens on loopback):
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -34,13 +40,15 @@ from banksim.bank import NOT_RECEIVED, Answer, Bank
 from banksim.callbacks import CallbackDispatcher
 from banksim.errors import error_body
 from banksim.faults import FaultInjector, FaultsValidationError, parse_faults, parse_mode
-from banksim.request_log import PostEntry, RequestLog
+from banksim.money_movements import ACTION_NOT_RECEIVED, SEGMENTS, MoneyMovements
+from banksim.request_log import KINDS, PostEntry, RequestLog
 from banksim.store import Store
 
 log = logging.getLogger("bank_simulator.http")
 
 MAX_BODY_BYTES = 64 * 1024
 _ID_SEGMENT = r"(?P<payment_id>[^/]+)"
+_ACTION_SEGMENT = r"(?P<action_id>[^/]+)"
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -60,6 +68,7 @@ class SimulatorServer(ThreadingHTTPServer):
         *,
         api_key: str,
         bank: Bank,
+        movements: MoneyMovements,
         store: Store,
         requests: RequestLog,
         faults: FaultInjector,
@@ -68,6 +77,7 @@ class SimulatorServer(ThreadingHTTPServer):
     ) -> None:
         self.api_key = api_key
         self.bank = bank
+        self.movements = movements
         self.store = store
         self.requests = requests
         self.faults = faults
@@ -227,21 +237,64 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def post_payment(self, _params: dict[str, str]) -> Answer:
         """POST /payments, logged in the request log whatever the answer."""
+        return self._logged_post(
+            "payment",
+            self.server.bank.submit,
+            lambda: self.server.store.count_post(valid=False),
+        )
+
+    def get_payment(self, params: dict[str, str]) -> Answer:
+        """GET /payments/{id}."""
+        return self._bank_get(lambda: self.server.bank.query(params["payment_id"]))
+
+    def post_action(self, params: dict[str, str], action_type: str) -> Answer:
+        """POST /payments/{id}/captures|voids|refunds, logged whatever the answer."""
+        payment_id = params["payment_id"]
+
+        def ids() -> dict[str, str | None]:
+            payment = self.server.store.get(payment_id)
+            return {
+                "payment_request_id": payment_id,
+                "merchant_id": payment.merchant_id if payment else None,
+            }
+
+        return self._logged_post(
+            action_type,
+            lambda body, key: self.server.movements.submit(payment_id, action_type, body, key),
+            lambda: self.server.store.count_action_post(valid=False),
+            ids,
+        )
+
+    def get_action(self, params: dict[str, str]) -> Answer:
+        """GET /payments/{id}/actions/{action_id}."""
+        return self._bank_get(
+            lambda: self.server.movements.query(params["payment_id"], params["action_id"])
+        )
+
+    def _logged_post(
+        self,
+        kind: str,
+        decide: Callable[[Any, str | None], Answer],
+        count_invalid: Callable[[], None],
+        ids: Callable[[], dict[str, str | None]] = dict,
+    ) -> Answer:
+        """A bank POST of `kind`: logged on arrival, authenticated, delayed by the latency
+        fault, decided by `decide(body, key)`, and its answer logged."""
         key = self.headers.get("Idempotency-Key")
-        self._post = self.server.requests.receive(key)
+        self._post = self.server.requests.receive(key, kind)
         # Parsed before the auth check only so that a refused POST is logged under its ids.
         body, bad_json = self._json_body()
         denied = self._authorised()
         if denied:
-            self.server.store.count_post(valid=False)
+            count_invalid()
             answer = denied
         else:
             self._inject_latency()
             if bad_json:
-                self.server.store.count_post(valid=False)
+                count_invalid()
                 answer = bad_json
             else:
-                answer = self.server.bank.submit(body, key)
+                answer = decide(body, key)
         self.server.requests.decided(
             self._post,
             body,
@@ -249,16 +302,17 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             outcome=answer.outcome,
             hold_s=answer.hold_s,
             answer_body=answer.body,
+            **ids(),
         )
         return answer
 
-    def get_payment(self, params: dict[str, str]) -> Answer:
-        """GET /payments/{id}."""
+    def _bank_get(self, query: Callable[[], Answer]) -> Answer:
+        """A bank GET: authenticated, delayed by the latency fault, answered by `query`."""
         denied = self._authorised()
         if denied:
             return denied
         self._inject_latency()
-        return self.server.bank.query(params["payment_id"])
+        return query()
 
     # -- test API ------------------------------------------------------------------------
 
@@ -277,23 +331,33 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return Answer(404, error_body("not_found", NOT_RECEIVED))
         return Answer(200, snapshot)
 
+    def sim_action(self, params: dict[str, str]) -> Answer:
+        """GET /_sim/actions/{action_id}."""
+        snapshot = self.server.store.action_snapshot(params["action_id"])
+        if snapshot is None:
+            return Answer(404, error_body("not_found", ACTION_NOT_RECEIVED))
+        return Answer(200, snapshot)
+
     def sim_stats(self, _params: dict[str, str]) -> Answer:
         """GET /_sim/stats."""
         return Answer(200, self.server.store.stats())
 
     def sim_requests(self, _params: dict[str, str]) -> Answer:
-        """GET /_sim/requests?after=<seq>&limit=<n>."""
+        """GET /_sim/requests?after=<seq>&limit=<n>&kind=<payment|capture|void|refund>."""
         query = parse_qs(urlsplit(self.path).query)
         after = query.get("after", ["0"])[-1]
         limit = query.get("limit", [""])[-1]
+        kind = query.get("kind", [None])[-1]
         details = [
             {"field": name, "message": "must be a non-negative integer"}
             for name, value in (("after", after), ("limit", limit or "0"))
             if not value.isdigit()
         ]
+        if kind is not None and kind not in KINDS:
+            details.append({"field": "kind", "message": "must be one of " + ", ".join(KINDS)})
         if details:
             return Answer(400, error_body("validation_error", "invalid query", details))
-        read = self.server.requests.read(int(after), int(limit) if limit else None)
+        read = self.server.requests.read(int(after), int(limit) if limit else None, kind)
         return Answer(200, read)
 
     def sim_get_mode(self, _params: dict[str, str]) -> Answer:
@@ -343,9 +407,23 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("POST", re.compile(r"/payments"), SimulatorHandler.post_payment),
     ("GET", re.compile(rf"/payments/{_ID_SEGMENT}"), SimulatorHandler.get_payment),
+    *(
+        (
+            "POST",
+            re.compile(rf"/payments/{_ID_SEGMENT}/{segment}"),
+            functools.partial(SimulatorHandler.post_action, action_type=action_type),
+        )
+        for segment, action_type in SEGMENTS.items()
+    ),
+    (
+        "GET",
+        re.compile(rf"/payments/{_ID_SEGMENT}/actions/{_ACTION_SEGMENT}"),
+        SimulatorHandler.get_action,
+    ),
     ("GET", re.compile(r"/health"), SimulatorHandler.health),
     ("GET", re.compile(r"/_sim/payments"), SimulatorHandler.sim_payments),
     ("GET", re.compile(rf"/_sim/payments/{_ID_SEGMENT}"), SimulatorHandler.sim_payment),
+    ("GET", re.compile(rf"/_sim/actions/{_ACTION_SEGMENT}"), SimulatorHandler.sim_action),
     ("GET", re.compile(r"/_sim/stats"), SimulatorHandler.sim_stats),
     ("GET", re.compile(r"/_sim/requests"), SimulatorHandler.sim_requests),
     ("GET", re.compile(r"/_sim/mode"), SimulatorHandler.sim_get_mode),

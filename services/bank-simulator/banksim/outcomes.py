@@ -1,4 +1,4 @@
-"""The test-card table (SPEC §5) and the callback timeline it gives each accepted payment."""
+"""The test-card table (SPEC §5, §8) and the callback timeline it gives each accepted payment."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ class BankStatus(StrEnum):
 
     PROCESSING = "PROCESSING"
     PAID = "PAID"
+    # A `capture: false` payment the bank would have paid: funds held, to capture or void.
+    AUTHORIZED = "AUTHORIZED"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     FRAUD_DETECTED = "FRAUD_DETECTED"
     DECLINED = "DECLINED"
@@ -22,17 +24,30 @@ CARD_FRAUD = "4100000000000019"
 CARD_DECLINED = "4000000000000002"
 CARD_UNAVAILABLE_FIRST = "4000000000000119"
 CARD_PROCESSING_THEN_PAID = "4000000000000101"
+CARD_CAPTURE_DECLINED = "4000000000000341"
+CARD_REFUND_DECLINED = "4000000000005126"
 
 
 @dataclass(frozen=True)
 class CardBehaviour:
     """What the bank does with a payment made with one card number."""
 
-    final_status: BankStatus
+    # The outcome of a payment sent with `capture: true` (the default).
+    paid_status: BankStatus
     # The first POST for each payment answers 503 before charging; retries are accepted.
     unavailable_first: bool = False
     # Send a PROCESSING callback before the final one (a bank that reports progress).
     processing_callback: bool = False
+    # The payment is paid (or authorised) as usual, but a capture of it is DECLINED.
+    declines_capture: bool = False
+    # The payment is paid as usual, but a refund of it is DECLINED.
+    declines_refund: bool = False
+
+    def final_status(self, *, capture: bool) -> BankStatus:
+        """The payment's outcome: a card that pays is only AUTHORIZED without capture."""
+        if self.paid_status is BankStatus.PAID and not capture:
+            return BankStatus.AUTHORIZED
+        return self.paid_status
 
 
 _DEFAULT = CardBehaviour(BankStatus.PAID)
@@ -44,6 +59,8 @@ CARD_TABLE: dict[str, CardBehaviour] = {
     CARD_DECLINED: CardBehaviour(BankStatus.DECLINED),
     CARD_UNAVAILABLE_FIRST: CardBehaviour(BankStatus.PAID, unavailable_first=True),
     CARD_PROCESSING_THEN_PAID: CardBehaviour(BankStatus.PAID, processing_callback=True),
+    CARD_CAPTURE_DECLINED: CardBehaviour(BankStatus.PAID, declines_capture=True),
+    CARD_REFUND_DECLINED: CardBehaviour(BankStatus.PAID, declines_refund=True),
 }
 
 
@@ -64,6 +81,7 @@ def callback_timeline(
     behaviour: CardBehaviour,
     *,
     out_of_order: bool,
+    capture: bool = True,
 ) -> list[TimelineStep]:
     """The callbacks an accepted payment gets, in the order they are sent.
 
@@ -72,7 +90,7 @@ def callback_timeline(
     first and a stale PROCESSING one delay later, which is the case a gateway must survive
     (a late PROCESSING must not move a finished payment backwards).
     """
-    final = behaviour.final_status
+    final = behaviour.final_status(capture=capture)
     if out_of_order:
         return [TimelineStep(final, 1), TimelineStep(BankStatus.PROCESSING, 2)]
     if behaviour.processing_callback:

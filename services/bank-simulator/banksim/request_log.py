@@ -1,9 +1,11 @@
-"""Every ``POST /payments`` the bank received, in order, with what it answered and when.
+"""Every ``POST /payments`` and every capture, void and refund request the bank received, in
+order, with what it answered and when.
 
 The bank's records say what it decided; this log says what it was asked, so a test can judge
-the gateway without trusting the bank's idempotency: how many POSTs a payment cost, which
-came after a ``202`` the client had already been given, which were charged. It is read with
-``GET /_sim/requests`` and holds no card data (ids, key, answer and times only).
+the gateway without trusting the bank's idempotency: how many POSTs a payment or an action
+cost, which came after a ``202`` the client had already been given, which were charged or
+applied, which the balances refused (422). It is read with ``GET /_sim/requests`` (all
+kinds, or ``?kind=`` one) and holds no card data (ids, key, answer and times only).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from banksim.validation import is_uuid
 CHARGED = "charged"  # 202: a new charge (the timeout fault may have held the answer)
 REPEAT = "repeat"  # 202: the earlier charge's answer again, nothing charged
 UNAVAILABLE = "unavailable"  # 503: nothing charged
-REFUSED = "refused"  # 400 / 401 / 422: nothing charged
+REFUSED = "refused"  # 400 / 401 / 404 / 422: nothing charged or applied
+APPLIED = "applied"  # 202 to an action: executed (again, for a repeat with idempotency off)
+
+# What was asked (the ``kind`` of an entry): a payment, or one of its actions.
+KINDS = ("payment", "capture", "void", "refund")
 
 # Enough for a soak (thousands of payments, a few POSTs each); past it the oldest entries go
 # and the answer's `dropped` says how many, so a reader can tell the log is incomplete.
@@ -35,7 +41,10 @@ class PostEntry:
     idempotency_key: str | None
     received_at: float
     received_monotonic: float
+    kind: str = "payment"
     payment_request_id: str | None = None
+    action_id: str | None = None
+    error_code: str | None = None
     merchant_id: str | None = None
     status: int | None = None
     outcome: str | None = None
@@ -48,11 +57,14 @@ class PostEntry:
         """The entry as ``GET /_sim/requests`` shows it."""
         return {
             "seq": self.seq,
+            "kind": self.kind,
             "payment_request_id": self.payment_request_id,
+            "action_id": self.action_id,
             "merchant_id": self.merchant_id,
             "idempotency_key": self.idempotency_key,
             "status": self.status,
             "outcome": self.outcome,
+            "error_code": self.error_code,
             "bank_reference": self.bank_reference,
             "held_ms": self.held_ms,
             "received_at": self.received_at,
@@ -76,7 +88,7 @@ class RequestLog:
         self._last_seq = 0
         self._dropped = 0
 
-    def receive(self, idempotency_key: str | None) -> PostEntry:
+    def receive(self, idempotency_key: str | None, kind: str = "payment") -> PostEntry:
         """Log a POST as it arrives (before authentication, latency or validation)."""
         with self._lock:
             self._last_seq += 1
@@ -85,6 +97,7 @@ class RequestLog:
             entry = PostEntry(
                 seq=self._last_seq,
                 idempotency_key=idempotency_key,
+                kind=kind,
                 received_at=time.time(),
                 received_monotonic=time.monotonic(),
             )
@@ -100,12 +113,23 @@ class RequestLog:
         outcome: str | None,
         hold_s: float,
         answer_body: dict[str, Any],
+        payment_request_id: str | None = None,
+        merchant_id: str | None = None,
     ) -> None:
-        """Record the bank's answer to the POST (ids only when the body holds valid UUIDs)."""
+        """Record the bank's answer to the POST (ids only when valid UUIDs: from the body, or
+        for an action the payment's id from the path and its merchant from the bank)."""
         reference = answer_body.get("bank_reference") if status == 202 else None
+        error = answer_body.get("error") if status >= 400 else None
         with self._lock:
-            entry.payment_request_id = _uuid_or_none(body, "payment_request_id")
-            entry.merchant_id = _uuid_or_none(body, "merchant_id")
+            if entry.kind == "payment":
+                entry.payment_request_id = _uuid_or_none(body, "payment_request_id")
+                entry.merchant_id = _uuid_or_none(body, "merchant_id")
+            else:
+                path_id = {"payment_request_id": payment_request_id}
+                entry.payment_request_id = _uuid_or_none(path_id, "payment_request_id")
+                entry.merchant_id = merchant_id
+                entry.action_id = _uuid_or_none(body, "action_id")
+            entry.error_code = error.get("code") if isinstance(error, dict) else None
             entry.status = status
             entry.outcome = outcome or REFUSED
             entry.bank_reference = reference if isinstance(reference, str) else None
@@ -117,15 +141,17 @@ class RequestLog:
             entry.answered_at = time.time()
             entry.answered_monotonic = time.monotonic()
 
-    def read(self, after: int = 0, limit: int | None = None) -> dict[str, Any]:
-        """Entries with ``seq > after`` (at most ``limit``), the last seq, and how many the
-        cap dropped."""
+    def read(
+        self, after: int = 0, limit: int | None = None, kind: str | None = None
+    ) -> dict[str, Any]:
+        """Entries with ``seq > after`` (of ``kind`` only, if given; at most ``limit``), the
+        last seq, and how many the cap dropped."""
         wanted: list[dict[str, Any]] = []
         with self._lock:
             for entry in self._entries:
                 if limit is not None and len(wanted) >= limit:
                     break
-                if entry.seq > after:
+                if entry.seq > after and kind in (None, entry.kind):
                     wanted.append(entry.to_json())
             last_seq, dropped = self._last_seq, self._dropped
         return {

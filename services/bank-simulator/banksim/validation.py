@@ -1,4 +1,5 @@
-"""Validation of ``POST /payments`` (SPEC §4): every failing field is reported at once."""
+"""Validation of ``POST /payments`` (SPEC §4) and of the captures, voids and refunds (§8):
+every failing field is reported at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ FIELDS = (
     "amount",
     "currency",
 )
+# Optional: `"capture": false` asks only for an authorisation (SPEC §8).
+OPTIONAL_FIELDS = ("capture",)
+# The body of each action request: every field required, no other allowed.
+ACTION_FIELDS = {
+    "capture": ("action_id", "amount"),
+    "void": ("action_id",),
+    "refund": ("action_id", "amount"),
+}
 MAX_AMOUNT = 100_000_000
 
 _CARD_RE = re.compile(r"[0-9]{12,19}")
@@ -42,7 +51,7 @@ def _is_int(value: object) -> bool:
 
 def _check_field(name: str, value: Any) -> str | None:
     """The problem with one field's value, or None when it is fine."""
-    if name in ("payment_request_id", "merchant_id"):
+    if name in ("payment_request_id", "merchant_id", "action_id"):
         return None if is_uuid(value) else "must be a UUID"
     if name == "card_number":
         ok = isinstance(value, str) and _CARD_RE.fullmatch(value)
@@ -62,6 +71,8 @@ def _check_field(name: str, value: Any) -> str | None:
     if name == "currency":
         ok = isinstance(value, str) and _CURRENCY_RE.fullmatch(value)
         return None if ok else "must be a three-letter uppercase currency code"
+    if name == "capture":
+        return None if isinstance(value, bool) else "must be true or false"
     return "is not allowed"
 
 
@@ -70,21 +81,38 @@ def validate_payment_request(
     idempotency_key: str | None,
 ) -> list[FieldError]:
     """Every problem with a payment request body and its Idempotency-Key header."""
+    return _validate(body, FIELDS, OPTIONAL_FIELDS, "payment_request_id", idempotency_key)
+
+
+def validate_action_request(
+    action_type: str, body: Any, idempotency_key: str | None
+) -> list[FieldError]:
+    """Every problem with a capture, void or refund body and its Idempotency-Key header."""
+    return _validate(body, ACTION_FIELDS[action_type], (), "action_id", idempotency_key)
+
+
+def _validate(
+    body: Any,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    key_field: str,
+    idempotency_key: str | None,
+) -> list[FieldError]:
     if not isinstance(body, dict):
         return [{"field": "body", "message": "must be a JSON object"}]
     errors: list[FieldError] = []
-    for name in FIELDS:
+    for name in required + optional:
         if name not in body:
-            errors.append({"field": name, "message": "is required"})
+            if name in required:
+                errors.append({"field": name, "message": "is required"})
             continue
         problem = _check_field(name, body[name])
         if problem:
             errors.append({"field": name, "message": problem})
-    for name in sorted(set(body) - set(FIELDS)):
+    for name in sorted(set(body) - set(required) - set(optional)):
         errors.append({"field": name, "message": "is not allowed"})
     if not idempotency_key:
         errors.append({"field": "Idempotency-Key", "message": "header is required"})
-    elif idempotency_key != body.get("payment_request_id"):
-        mismatch = "must equal payment_request_id"
-        errors.append({"field": "Idempotency-Key", "message": mismatch})
+    elif idempotency_key != body.get(key_field):
+        errors.append({"field": "Idempotency-Key", "message": f"must equal {key_field}"})
     return errors

@@ -1,11 +1,12 @@
-"""AcquiringBank over HTTP (SPEC §4), with urllib3: already loaded by botocore, so it adds
-nothing to a cold start.
+"""AcquiringBank and BankActions over HTTP (SPEC §4, §8), with urllib3: already loaded by
+botocore, so it adds nothing to a cold start.
 
 Every failure is sorted into one of two kinds: BankRejected (400/422: the request is invalid,
-never retry) and BankUnavailable (anything else: 401/403, 5xx, timeouts, connection errors,
-answers that break their contract; the outcome is unknown). There are no automatic retries:
-the queue's redelivery is the retry policy, and each retry carries the same Idempotency-Key.
-The request body holds the card number and CVV: it is never logged.
+never retry; for an action a 404, BankUnknownPayment, too) and BankUnavailable (anything
+else: 401/403, 5xx, timeouts, connection errors, answers that break their contract; the
+outcome is unknown). There are no automatic retries: the queue's redelivery is the retry
+policy, and each retry carries the same Idempotency-Key (the payment id, or the action id).
+A payment's request body holds the card number and CVV: it is never logged.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ from urllib3.exceptions import HTTPError
 
 from shared_kernel.adapters.bank.transformers import (
     parse_acceptance,
+    parse_action_acceptance,
+    parse_action_report,
     parse_status_report,
+    to_action_request,
     to_bank_request,
 )
-from shared_kernel.application.errors import BankRejected, BankUnavailable
+from shared_kernel.application.errors import BankRejected, BankUnavailable, BankUnknownPayment
 from shared_kernel.application.ports import (
     NO_METRICS,
     BankAcceptance,
+    BankActionReport,
+    BankActionRequest,
     BankPaymentRequest,
     BankStatusReport,
     Metrics,
@@ -43,7 +49,9 @@ _REFUSED_CREDENTIALS = frozenset({401, 403})
 
 
 class HttpAcquiringBank:
-    """The bank's `POST /payments` and `GET /payments/{id}`; safe to share between threads."""
+    """The bank's `POST /payments` and `GET /payments/{id}` (AcquiringBank), and its
+    captures, voids, refunds and `GET .../actions/{id}` (BankActions); safe to share between
+    threads."""
 
     def __init__(
         self,
@@ -75,11 +83,7 @@ class HttpAcquiringBank:
             "POST",
             f"{self._base_url}/payments",
             body=body,
-            headers={
-                "Content-Type": "application/json",
-                "Idempotency-Key": str(request.payment_id),
-                **({"X-Correlation-Id": request.correlation_id} if request.correlation_id else {}),
-            },
+            headers=_post_headers(request.payment_id, request.correlation_id),
         )
         if response.status == 202:
             return parse_acceptance(response.data, request.payment_id)
@@ -97,6 +101,45 @@ class HttpAcquiringBank:
         )
         if response.status == 200:
             return parse_status_report(response.data, payment_id)
+        if response.status == 404:
+            return None
+        raise self._unavailable(response.status)
+
+    def submit_action(self, request: BankActionRequest) -> None:
+        """Send a capture, void or refund, with the action id as Idempotency-Key; returns
+        when the bank accepted it (202).
+
+        Raises BankRejected (400/422: never retry), BankUnknownPayment (404) or
+        BankUnavailable (outcome unknown: retry with the same id, or query).
+        """
+        segment, action_body = to_action_request(request)
+        response = self._send(
+            str(request.type),
+            request.payment_id,
+            request.merchant_id,
+            "POST",
+            f"{self._base_url}/payments/{request.payment_id}/{segment}",
+            body=json.dumps(action_body, separators=(",", ":")).encode(),
+            headers=_post_headers(request.action_id, request.correlation_id),
+        )
+        if response.status == 202:
+            parse_action_acceptance(response.data, request.action_id)
+            return
+        if response.status == 404:
+            raise BankUnknownPayment(f"bank does not know the payment of this {request.type}")
+        if response.status in _REJECTED:
+            raise BankRejected(f"bank rejected the {request.type} (HTTP {response.status})")
+        raise self._unavailable(response.status)
+
+    def action_status_of(self, payment_id: UUID, action_id: UUID) -> BankActionReport | None:
+        """The bank's status for an action; None if the bank never received it (404).
+
+        Raises BankUnavailable for any other answer than 200 or 404.
+        """
+        url = f"{self._base_url}/payments/{payment_id}/actions/{action_id}"
+        response = self._send("action_status", payment_id, None, "GET", url)
+        if response.status == 200:
+            return parse_action_report(response.data, action_id)
         if response.status == 404:
             return None
         raise self._unavailable(response.status)
@@ -135,7 +178,7 @@ class HttpAcquiringBank:
         finally:
             # No dimension: the invocation's timings share its one EMF line (a list of values).
             elapsed_ms = (time.perf_counter() - started) * 1000
-            self._metrics.timing_ms(f"Bank{operation.capitalize()}Latency", elapsed_ms)
+            self._metrics.timing_ms(_latency_metric(operation), elapsed_ms)
         if response.status >= 500 or response.status in _REFUSED_CREDENTIALS:
             self._metrics.count("BankErrors", operation=operation, error=f"http_{response.status}")
         return response
@@ -145,3 +188,17 @@ class HttpAcquiringBank:
         if status in _REFUSED_CREDENTIALS:
             logger.error("bank refused the gateway's credentials", extra={"http_status": status})
         return BankUnavailable(f"bank answered HTTP {status}")
+
+
+def _post_headers(idempotency_key: UUID, correlation_id: str | None) -> dict[str, str]:
+    """The headers of a POST to the bank, beside Accept and Authorization."""
+    return {
+        "Content-Type": "application/json",
+        "Idempotency-Key": str(idempotency_key),
+        **({"X-Correlation-Id": correlation_id} if correlation_id else {}),
+    }
+
+
+def _latency_metric(operation: str) -> str:
+    """`submit` -> BankSubmitLatency, `action_status` -> BankActionStatusLatency."""
+    return "Bank" + "".join(part.capitalize() for part in operation.split("_")) + "Latency"
