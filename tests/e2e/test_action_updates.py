@@ -2,10 +2,10 @@
 action updates of POST /bank/action-updates (SPEC §8) and their answers, and the reconciler
 voiding an authorisation past its (shortened) capture_before.
 
-The merchant routes that create actions and the simulator's side of them are built apart;
-here the test plays both: it records the capture in the payments table as the capture route
-does (reservation and action in one write, through the gateway's own repository) and posts
-the bank's signed updates itself."""
+The merchant routes that create actions are built apart: here the test records an action in
+the payments table as a route does (reservation and action in one write, through the
+gateway's own repository), then either posts the bank's signed updates itself or queues the
+action and lets the forwarder and the bank simulator walk it to its end."""
 
 from __future__ import annotations
 
@@ -21,15 +21,16 @@ import pytest
 
 from local.stack import LocalStack
 from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+from shared_kernel.application.ports import QueuedPayment
 from shared_kernel.bootstrap import Gateway, build_gateway
-from shared_kernel.domain.action import ActionStatus, ActionType
-from shared_kernel.domain.money_movements import request_capture
+from shared_kernel.domain.action import ActionFailureReason, ActionStatus, ActionType
+from shared_kernel.domain.money_movements import request_capture, request_refund
 from shared_kernel.domain.payment import CancellationReason, PaymentRequest, PaymentStatus
 from shared_kernel.settings import Settings
 from tests.conftest import TEST_TUNING
 from tests.e2e.conftest import Merchant
 from tests.e2e.test_callback import signed_post
-from tests.e2e.test_payment_flow import payment_body
+from tests.e2e.test_payment_flow import payment_body, submit, wait_final
 
 pytestmark = pytest.mark.e2e
 
@@ -246,3 +247,52 @@ def test_the_reconciler_voids_an_authorisation_past_capture_before(
         first.money.amount,
         first.created_at >= payment.capture_before,
     )
+
+
+@pytest.mark.parametrize(
+    ("card_number", "status", "refunded", "failure"),
+    [
+        ("4242424242424242", ActionStatus.SUCCEEDED, 300, None),
+        ("4000000000005126", ActionStatus.FAILED, 0, ActionFailureReason.DECLINED_BY_BANK),
+    ],
+    ids=["succeeds", "declined-card"],
+)
+def test_a_queued_refund_is_forwarded_once_and_settled_by_the_banks_callback(
+    api: httpx.Client,
+    bank: httpx.Client,
+    gateway: Gateway,
+    merchant: Merchant,
+    card_number: str,
+    status: ActionStatus,
+    refunded: int,
+    failure: ActionFailureReason | None,
+) -> None:
+    """A paid payment, a refund of 300 recorded and queued as the refund route does: the
+    forwarder sends it (sent_at), the simulator applies it once and calls back; the refund
+    ends `status` and the payment shows its effect (refundable restored on a decline)."""
+    created = submit(api, merchant, payment_body(card_number)).json()
+    final, _ = wait_final(api, merchant, created["id"])
+    assert "succeeded" == final["status"]
+    payment = gateway.payments.get(UUID(created["id"]))
+    refund = request_refund(payment, 300, None, datetime.now(UTC), action_id=uuid.uuid4()).action
+    gateway.payments.save(payment, [refund])
+    gateway.queue.publish(QueuedPayment(payment.id, payment.merchant_id, "corr-e2e", refund.id))
+
+    ended = eventually(
+        lambda: gateway.payments.get_action(payment.id, refund.id),
+        lambda a: a.status.is_final,
+        30,
+    )
+    after = gateway.payments.get(payment.id)
+    at_bank = bank.get(f"/_sim/actions/{refund.id}").json()
+    assert (status, failure, True) == (
+        ended.status,
+        ended.failure_reason,
+        ended.sent_at is not None,
+    )
+    assert (refunded, 1050 - refunded, None) == (
+        after.amount_refunded,
+        after.amount_refundable,
+        after.next_check_at,
+    )
+    assert 1 == at_bank["applied"]
