@@ -479,8 +479,9 @@ class PaymentRequest:
         return True
 
     def hold_action_checks_until(self, until: datetime) -> bool:
-        """An action's forward attempt failed: the reconciler must not look before `until`
-        (the retry will have run by then). Never earlier; False if nothing changes."""
+        """The reconciler must not look at the pending actions before `until`: a failed
+        forward attempt's retry will have run by then, or none of them is stuck before.
+        Never earlier; False if nothing changes."""
         if not self.has_pending_action:
             return False
         if self.next_check_at is not None and self.next_check_at >= until:
