@@ -29,6 +29,8 @@ ROOT_FILES = (
     "submit-payment-request.schema.json",
     "payment-resource.schema.json",
     "payment-list.schema.json",
+    "event.schema.json",
+    "event-list.schema.json",
     "error.schema.json",
 )
 JSON = "application/json"
@@ -89,7 +91,7 @@ ERRORS: dict[str, tuple[str, str, str]] = {
     "404": (
         "NotFound",
         "not_found",
-        "No such payment for this merchant (another merchant's payment is also 404).",
+        "No such payment or event for this merchant (another merchant's is also 404).",
     ),
     "409": (
         "IdempotencyInProgress",
@@ -290,6 +292,98 @@ def error_refs(statuses: tuple[str, ...]) -> dict[str, Any]:
     return {status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"} for status in statuses}
 
 
+EVENT_CURSOR = "An event id of this merchant (another merchant's, or an unknown id, is `400`)."
+
+
+def events_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """One query parameter of the events list (SPEC §10, with §9's paging)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def events_paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The paths of the events API: the list and one event."""
+    event_schema = schemas["event.schema.json"]
+    types = event_schema["properties"]["type"]["enum"]
+    event_content = json_content("Event", event_schema["examples"][0])
+    list_content = json_content("EventList", schemas["event-list.schema.json"]["examples"][1])
+    uuid = schema_ref("Uuid")
+    return {
+        "/merchant/{merchant_id}/events": {
+            "get": {
+                "tags": ["events"],
+                "operationId": "listEvents",
+                "summary": "List events",
+                "description": (
+                    "One page of the merchant's events of the last 30 days, newest first "
+                    "(`created_at` to the microsecond, then id, both descending, so paging "
+                    "never repeats or skips one); `limit`, `starting_after` and "
+                    "`ending_before` as the payments list. An event appears within a few "
+                    "seconds of its change."
+                ),
+                "parameters": [
+                    {"$ref": "#/components/parameters/MerchantId"},
+                    events_parameter(
+                        "limit",
+                        "How many events a page holds, 1 to 100.",
+                        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    ),
+                    events_parameter(
+                        "starting_after",
+                        f"The next page: older events. {EVENT_CURSOR} Not with `ending_before`.",
+                        uuid,
+                    ),
+                    events_parameter(
+                        "ending_before",
+                        f"The previous page: newer events, still newest first. {EVENT_CURSOR}",
+                        uuid,
+                    ),
+                    events_parameter(
+                        "type",
+                        "Only events of exactly this type (an unknown type is `400`).",
+                        {"type": "string", "enum": types},
+                    ),
+                ],
+                "responses": {
+                    "200": {"description": "A page of events.", "content": list_content},
+                    **error_refs(LIST_ERRORS),
+                },
+            }
+        },
+        "/merchant/{merchant_id}/events/{event_id}": {
+            "get": {
+                "tags": ["events"],
+                "operationId": "getEvent",
+                "summary": "Read an event",
+                "description": (
+                    "One event, as it was recorded (the same bytes every webhook delivery "
+                    "of it carries). An event of another merchant, or older than 30 days, "
+                    "is `404`."
+                ),
+                "parameters": [
+                    {"$ref": "#/components/parameters/MerchantId"},
+                    {
+                        "name": "event_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The event's id.",
+                        "schema": uuid,
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The event.", "content": event_content},
+                    **error_refs(GET_ERRORS),
+                },
+            }
+        },
+    }
+
+
 def build_document() -> dict[str, Any]:
     """The merchant API's OpenAPI 3.1 document, built from the schemas in contracts/."""
     schemas = load_schemas()
@@ -311,7 +405,10 @@ def build_document() -> dict[str, Any]:
         },
         "servers": [{"url": "http://127.0.0.1:3000", "description": "local (`make start`)"}],
         "security": [{"ApiKey": []}],
-        "tags": [{"name": "payments", "description": "Submit card payments and read them."}],
+        "tags": [
+            {"name": "payments", "description": "Submit card payments and read them."},
+            {"name": "events", "description": "What happened to the merchant's payments."},
+        ],
         "paths": {
             "/merchant/{merchant_id}/payments": {
                 "post": {
@@ -412,6 +509,7 @@ def build_document() -> dict[str, Any]:
                     },
                 }
             },
+            **events_paths(schemas),
         },
         "components": {
             "securitySchemes": {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from local.stack import OSLS, ROOT, STAGE
 
-ORDER = ("resources", "merchant-api", "bank-forwarder", "bank-callback")
+ORDER = ("resources", "merchant-api", "bank-forwarder", "bank-callback", "events")
 
 
 def osls_env() -> dict[str, str]:
@@ -51,6 +51,26 @@ def main() -> None:
         )
         if result.returncode != 0:
             sys.exit(f"deploying {service} failed")
+        if service == "resources":
+            # The events service's stream event source needs the stream's ARN, which exists
+            # only once the table does (serverless-compose passes it in AWS stages).
+            env["PAYMENTS_STREAM_ARN"] = resources_output(env, "PaymentsTableStreamArn")
+
+
+def resources_output(env: dict[str, str], name: str) -> str:
+    """An output of the local stage's resources stack, read from the emulator with the
+    credentials of `env` (osls_env's)."""
+    import boto3
+
+    port = env.get("AWS_EMULATOR_PORT", "4566")
+    cloudformation = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="eu-west-1",
+    ).client("cloudformation", endpoint_url=f"http://127.0.0.1:{port}")
+    (stack,) = cloudformation.describe_stacks(StackName=f"gateway-resources-{STAGE}")["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return str(outputs[name])
 
 
 if __name__ == "__main__":

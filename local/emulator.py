@@ -6,7 +6,8 @@ writes without a lock, so two racing `attribute_not_exists` PutItems can both pa
 result real DynamoDB never gives, which would show up as a false double creation in the
 concurrency battery. Serialising DynamoDB requests (only those: an SQS long poll must not
 hold up the others) restores DynamoDB's guarantee; every other service is served as
-`moto_server` serves it.
+`moto_server` serves it. DynamoDB Streams requests take the same lock: moto's GetRecords
+reads the stream's record list while a write may be appending to it.
 
 Usage: `python -m local.emulator -H 127.0.0.1 -p 4566` (the same flags as `moto_server`).
 """
@@ -21,16 +22,19 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-# One DynamoDB request at a time, across the server's threads.
+# One DynamoDB (or DynamoDB Streams) request at a time, across the server's threads.
 _DYNAMODB = threading.Lock()
+_SERIALISED = ("DynamoDB_", "DynamoDBStreams_")
 
 
 def serialise_dynamodb(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """WSGI middleware: DynamoDB requests (`X-Amz-Target: DynamoDB_*`) run under one lock,
-    their whole answer produced inside it; others pass through."""
+    """WSGI middleware: DynamoDB requests (`X-Amz-Target: DynamoDB_*`) and DynamoDB Streams
+    requests (`DynamoDBStreams_*`: they read the list of stream records that DynamoDB writes
+    append to) run under one lock, their whole answer produced inside it; others pass
+    through."""
 
     def wrapped(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_SERIALISED):
             return app(environ, start_response)
         with _DYNAMODB:
             return list(app(environ, start_response))

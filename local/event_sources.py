@@ -1,4 +1,5 @@
-"""Lambda's SQS event source mapping and EventBridge schedules, emulated for the local stack.
+"""Lambda's SQS and DynamoDB Streams event source mappings and EventBridge schedules,
+emulated for the local stack (moto serves the queues and the streams but invokes nothing).
 
 serverless-offline-sqs deletes a whole batch after any successful invocation and ignores
 `batchItemFailures`, which would lose the messages the forwarder asked to retry. Here the
@@ -12,6 +13,9 @@ event source mapping behaves like Lambda's with `functionResponseType: ReportBat
   response) it deletes nothing: the whole batch comes back. Each failure is kept
   (`invoke_failures`: when the invocation started and failed, its size), and `in_flight`
   counts the invocations running, so a crash test can show that a kill hit a batch.
+
+The DynamoDB Streams event source (`DynamoStreamEventSource`, for the events recorder) reads
+a table's stream in order and retries from the first failed record; its class says how.
 
 Functions are invoked through serverless-offline's Lambda API (`invoke_via_offline`), which
 exposes each function as `<service>-<stage>-<function>`.
@@ -296,6 +300,204 @@ class SqsEventSource:
 
     def __repr__(self) -> str:
         return f"SqsEventSource({self.queue_arn})"
+
+
+def stream_attribute_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    """One typed attribute value of a stream image as a Lambda receives it: botocore reads
+    binary values as bytes, the Lambda event carries them base64 (also inside maps, lists
+    and binary sets)."""
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(item).decode("ascii") for item in inner]}
+    if kind == "M":
+        return {"M": {name: stream_attribute_value(item) for name, item in inner.items()}}
+    if kind == "L":
+        return {"L": [stream_attribute_value(item) for item in inner]}
+    return {kind: inner}
+
+
+def stream_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
+    """One record of the DynamoDB Streams Lambda event, built from a GetRecords record."""
+    data = dict(record["dynamodb"])
+    created = data.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        data["ApproximateCreationDateTime"] = created.timestamp()
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in data:
+            data[image] = {name: stream_attribute_value(v) for name, v in data[image].items()}
+    return {
+        "eventID": record.get("eventID", ""),
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region_of(stream_arn),
+        "dynamodb": data,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class DynamoStreamEventSource:
+    """Lambda's DynamoDB Streams event source mapping, for one table's stream (moto keeps one
+    shard a table), with `ReportBatchItemFailures` and `BisectBatchOnFunctionError`:
+
+    * it reads the shard from TRIM_HORIZON (GetShardIterator, then GetRecords with each
+      answer's next iterator) and invokes the function with batches of at most `batch_size`
+      records, in order, one batch at a time (a shard is processed in order);
+    * a successful answer moves the checkpoint past the batch, or up to the first record its
+      `batchItemFailures` names: that record and the later ones are invoked again;
+    * a failed invocation (exception, function error, an answer that is not a valid batch
+      response) moves nothing: the batch is retried, split in halves (bisect), after
+      `retry_delay_s`; a record is never skipped (no retry limit, like
+      `maximumRetryAttempts: -1`). Each failure is kept (`invoke_failures`), `in_flight`
+      counts the invocation running, for the crash tests.
+    """
+
+    def __init__(
+        self,
+        streams_client: Any,
+        stream_arn: str,
+        invoke: Invoke,
+        batch_size: int = 100,
+        poll_interval_s: float = 0.2,
+        retry_delay_s: float = 0.5,
+    ) -> None:
+        self.streams = streams_client
+        self.stream_arn = stream_arn
+        self.invoke = invoke
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.retry_delay_s = retry_delay_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stats = dict.fromkeys(
+            ("batches", "records", "done", "retried", "invoke_errors", "poll_errors"), 0
+        )
+        self._in_flight = 0
+        self._failures: deque[InvokeFailure] = deque(maxlen=_KEPT_FAILURES)
+        # Records read and not yet done, oldest first; the shard iterator to read on from.
+        self._pending: list[dict[str, Any]] = []
+        self._iterator: str | None = None
+        self._size = batch_size
+
+    def start(self) -> DynamoStreamEventSource:
+        """Start the poller thread (a daemon)."""
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._run, name=f"stream-poller-{self.stream_arn}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop polling; wait for the batch in flight (up to `timeout` seconds). The
+        checkpoint and the records read are kept: `start` goes on from there."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    close = stop
+    pause = stop
+
+    def resume(self) -> None:
+        """Consume again after `pause`, from the checkpoint."""
+        self.start()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: batches invoked, records read, done, retried; errors."""
+        with self._lock:
+            return dict(self._stats)
+
+    def in_flight(self) -> int:
+        """Invocations running now (0 or 1)."""
+        with self._lock:
+            return self._in_flight
+
+    def invoke_failures(self) -> list[InvokeFailure]:
+        """The last failed invocations (at most 1000), oldest first."""
+        with self._lock:
+            return list(self._failures)
+
+    def lag(self) -> int:
+        """Records read from the stream and not yet done."""
+        return len(self._pending)
+
+    def poll_once(self) -> int:
+        """Read what the shard has (up to a batch), invoke one batch and move the checkpoint;
+        the number of records done."""
+        if len(self._pending) < self.batch_size:
+            self._read()
+        if not self._pending:
+            return 0
+        batch = self._pending[: self._size]
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        self._count(batches=1)
+        started = time.monotonic()
+        self._count_in_flight(1)
+        try:
+            answer = self.invoke({"Records": [stream_record(r, self.stream_arn) for r in batch]})
+            failed = failed_message_ids(answer, sequence_numbers)
+        except Exception as error:  # noqa: BLE001 - any failure keeps the batch
+            LOG.warning("%s: batch of %d failed, retried in halves: %s", self, len(batch), error)
+            with self._lock:
+                self._failures.append(
+                    InvokeFailure(started, time.monotonic(), len(batch), str(error)[:200])
+                )
+            self._count(invoke_errors=1, retried=len(batch))
+            self._size = max(1, len(batch) // 2)
+            self._stopping.wait(self.retry_delay_s)
+            return 0
+        finally:
+            self._count_in_flight(-1)
+        done = next(
+            (index for index, number in enumerate(sequence_numbers) if number in failed),
+            len(batch),
+        )
+        del self._pending[:done]
+        self._size = self.batch_size
+        self._count(done=done, retried=len(batch) - done)
+        if done < len(batch):
+            self._stopping.wait(self.retry_delay_s)
+        return done
+
+    def _read(self) -> None:
+        if self._iterator is None:
+            description = self.streams.describe_stream(StreamArn=self.stream_arn)
+            shard_id = description["StreamDescription"]["Shards"][0]["ShardId"]
+            self._iterator = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        answer = self.streams.get_records(ShardIterator=self._iterator, Limit=self.batch_size)
+        self._iterator = answer.get("NextShardIterator") or self._iterator
+        records = answer.get("Records") or []
+        self._pending.extend(records)
+        self._count(records=len(records))
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self.poll_once() == 0 and not self._pending:
+                    self._stopping.wait(self.poll_interval_s)
+            except Exception:  # a poller thread must never die
+                LOG.warning("%s: polling failed; retrying in 1 s", self, exc_info=True)
+                self._count(poll_errors=1)
+                self._stopping.wait(1.0)
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            for name, increment in increments.items():
+                self._stats[name] += increment
+
+    def _count_in_flight(self, change: int) -> None:
+        with self._lock:
+            self._in_flight += change
+
+    def __repr__(self) -> str:
+        return f"DynamoStreamEventSource({self.stream_arn})"
 
 
 def invoke_via_offline(

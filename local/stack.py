@@ -1,6 +1,7 @@
 """The whole gateway on this machine: AWS emulator, the three Lambda services under
 serverless-offline, the bank simulator, and the glue AWS would provide (API Gateway's
-gateway responses, the SQS event source, the reconciler's schedule).
+gateway responses, the SQS event source, the payments stream's event source, the
+reconciler's schedule).
 
 `python -m local.stack` (what `make start` runs) starts everything, seeds a demo merchant,
 prints `gateway ready` and stays in the foreground until Ctrl-C. Tests use `LocalStack`
@@ -86,6 +87,8 @@ class Ports:
     callback_lambda: int = field(default_factory=free_port)
     forwarder_offline: int = field(default_factory=free_port)
     forwarder_lambda: int = field(default_factory=free_port)
+    events_offline: int = field(default_factory=free_port)
+    events_lambda: int = field(default_factory=free_port)
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -143,6 +146,8 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "callback_lambda": ("bank-callback's serverless-offline Lambda port", None),
     "forwarder_offline": ("bank-forwarder's serverless-offline HTTP port", None),
     "forwarder_lambda": ("bank-forwarder's serverless-offline Lambda port", None),
+    "events_offline": ("events' serverless-offline HTTP port", None),
+    "events_lambda": ("events' serverless-offline Lambda port", None),
 }
 
 
@@ -198,6 +203,7 @@ class LocalStack:
     _closers: list[Any] = field(default_factory=list)
     _commands: dict[str, tuple[list[str], Path, dict[str, str]]] = field(default_factory=dict)
     queue_url: str = ""
+    webhook_queue_url: str = ""
 
     # -- environment ------------------------------------------------------------------
 
@@ -226,6 +232,7 @@ class LocalStack:
             "VIRTUAL_ENV": str(VENV_BIN.parent),
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "PAYMENT_QUEUE_URL": self.queue_url,
+            "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
             "BANK_SIMULATOR_PORT": str(self.ports.bank_simulator),
             "SECRETS_TTL_S": str(self.secrets_ttl_s),
@@ -245,7 +252,9 @@ class LocalStack:
             "PAYMENTS_TABLE": names["PaymentsTable"],
             "MERCHANTS_TABLE": names["MerchantsTable"],
             "IDEMPOTENCY_TABLE": names["IdempotencyTable"],
+            "EVENTS_TABLE": names["EventsTable"],
             "PAYMENT_QUEUE_URL": self.queue_url,
+            "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "CARD_KEY_ID": names["CardDataKeyAlias"],
             "API_KEY_PEPPER_SECRET_ID": names["ApiKeyPepperSecret"],
             "CARD_FINGERPRINT_KEY_SECRET_ID": names["CardFingerprintKeySecret"],
@@ -262,13 +271,14 @@ class LocalStack:
         """
         os.environ.update(self.aws_env())
 
-    def discover_queue_url(self) -> str:
-        """The payment queue's URL in the running emulator."""
+    def discover_queue_url(self, logical_id: str = "PaymentsQueue") -> str:
+        """The URL of a queue of the resources template (the payment queue by default) in
+        the running emulator."""
         import boto3
 
         self.use_emulator()
         sqs = boto3.session.Session(region_name=REGION).client("sqs", endpoint_url=self.endpoint)
-        queue_name = gateway_names(STAGE)["PaymentsQueue"]
+        queue_name = gateway_names(STAGE)[logical_id]
         url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         return url
 
@@ -345,6 +355,7 @@ class LocalStack:
         import boto3
 
         self.queue_url = self.discover_queue_url()
+        self.webhook_queue_url = self.discover_queue_url("WebhookQueue")
         session = boto3.session.Session(region_name=REGION)
         self._store_secrets(session.client("secretsmanager", endpoint_url=self.endpoint))
 
@@ -387,6 +398,7 @@ class LocalStack:
             ("merchant-api", p.merchant_offline, p.merchant_lambda),
             ("bank-callback", p.callback_offline, p.callback_lambda),
             ("bank-forwarder", p.forwarder_offline, p.forwarder_lambda),
+            ("events", p.events_offline, p.events_lambda),
         ):
             self._say(f"{name} under serverless-offline")
             # The edge runs the merchant API's authorizer, with API Gateway's result cache
@@ -445,7 +457,22 @@ class LocalStack:
         reconcile = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120)
         schedule = Schedule(reconcile, self.reconcile_every_s)
         self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
-        self._pending_starts: list[Any] = [source, schedule]
+        self.events_source = self._payments_stream_source()
+        self._say("events recorder consuming the payments table's stream")
+        self._pending_starts: list[Any] = [source, schedule, self.events_source]
+
+    def _payments_stream_source(self) -> Any:
+        """The payments table's stream event source, invoking the events recorder."""
+        import boto3
+
+        from local.event_sources import DynamoStreamEventSource, invoke_via_offline
+
+        session = boto3.session.Session(region_name=REGION)
+        dynamodb = session.client("dynamodb", endpoint_url=self.endpoint)
+        table = dynamodb.describe_table(TableName=gateway_names(STAGE)["PaymentsTable"])
+        streams = session.client("dynamodbstreams", endpoint_url=self.endpoint)
+        record = invoke_via_offline(self.ports.events_lambda, f"events-{STAGE}-record", 60)
+        return DynamoStreamEventSource(streams, table["Table"]["LatestStreamArn"], record)
 
     def _wait_ready(self) -> None:
         p = self.ports
@@ -453,6 +480,7 @@ class LocalStack:
             ("merchant-api", p.merchant_offline),
             ("bank-callback", p.callback_offline),
             ("bank-forwarder", p.forwarder_lambda),
+            ("events", p.events_lambda),
             ("bank-simulator", p.bank_simulator),
         ):
             self._wait_port(name, port)
@@ -491,6 +519,7 @@ class LocalStack:
             "merchant-api": p.merchant_offline,
             "bank-callback": p.callback_offline,
             "bank-forwarder": p.forwarder_lambda,
+            "events": p.events_lambda,
             "bank-simulator": p.bank_simulator,
         }[name]
 
@@ -514,11 +543,13 @@ class LocalStack:
 
         For the forwarder, the SQS event source keeps the batches it had in flight (they
         fail, as when a Lambda sandbox dies, and come back after the visibility timeout)
-        but waits while the function is down, as Lambda waits for a cold start.
+        but waits while the function is down, as Lambda waits for a cold start; the events
+        recorder's stream event source likewise keeps its checkpoint and retries the batch.
         """
         started = time.monotonic()
         self.kill(name)
-        source = getattr(self, "forwarder_source", None) if name == "bank-forwarder" else None
+        sources = {"bank-forwarder": "forwarder_source", "events": "events_source"}
+        source = getattr(self, sources[name], None) if name in sources else None
         if source is not None:
             source.pause()
         try:

@@ -19,6 +19,7 @@ from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
     from shared_kernel.adapters.bank.client import HttpAcquiringBank
+    from shared_kernel.adapters.dynamodb.events import DynamoEventStore
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from shared_kernel.application.forward_payment import ForwardPayment
     from shared_kernel.application.get_payment import GetPayment, LookUpPayment
     from shared_kernel.application.idempotent_submit import IdempotentSubmit
+    from shared_kernel.application.list_events import GetEvent, ListEvents
     from shared_kernel.application.list_payments import ListPayments
     from shared_kernel.application.merchant_keys import (
         AuthenticateMerchant,
@@ -46,9 +48,11 @@ if TYPE_CHECKING:
         PaymentQueue,
     )
     from shared_kernel.application.reconcile import Reconcile
+    from shared_kernel.application.record_events import RecordEvents
     from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
     from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
     from shared_kernel.application.submit_payment import SubmitPayment
+    from shared_kernel.application.webhook_ports import WebhookQueue
 
 
 class SystemClock:
@@ -150,6 +154,42 @@ class Gateway:
         from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
 
         return DynamoIdempotencyStore(self.dynamodb, self.settings.idempotency_table)
+
+    @cached_property
+    def events(self) -> DynamoEventStore:
+        """The events table (the merchants' events, SPEC §10)."""
+        from shared_kernel.adapters.dynamodb.events import DynamoEventStore
+
+        return DynamoEventStore(self.dynamodb, self.settings.events_table)
+
+    @cached_property
+    def webhook_queue(self) -> WebhookQueue:
+        """The webhook queue (SQS) between the recorder and the webhook sender."""
+        from shared_kernel.adapters.sqs_webhooks import SqsWebhookQueue
+
+        return SqsWebhookQueue(self.client("sqs"), self.settings.webhook_queue_url)
+
+    @cached_property
+    def record_events(self) -> RecordEvents:
+        """Use case: record the events of a payment change, fan each out (the recorder)."""
+        from shared_kernel.api.events import event_body
+        from shared_kernel.application.record_events import RecordEvents
+
+        return RecordEvents(self.events, self.webhook_queue, event_body, self.metrics)
+
+    @cached_property
+    def list_events(self) -> ListEvents:
+        """Use case: one page of a merchant's events."""
+        from shared_kernel.application.list_events import ListEvents
+
+        return ListEvents(self.events, self.clock)
+
+    @cached_property
+    def get_event(self) -> GetEvent:
+        """Use case: read one of a merchant's events."""
+        from shared_kernel.application.list_events import GetEvent
+
+        return GetEvent(self.events)
 
     @cached_property
     def dynamodb(self) -> DynamoTables:

@@ -58,6 +58,10 @@ class Settings:
     # days); the callback, the forwarder and the reconciler set `capture_before` from it,
     # and the local stack shortens it for tests.
     authorization_validity_s: float = 604800.0
+    # The merchants' events (SPEC §10): the recorder writes them, the merchant API reads them.
+    events_table: str = ""
+    # The webhook queue: the recorder fans each new event out to it.
+    webhook_queue_url: str = ""
     # Under serverless-offline (the local stack), which sets IS_OFFLINE=true.
     offline: bool = False
 
@@ -94,5 +98,7 @@ class Settings:
             reconcile_max_checks=int(env.get("RECONCILE_MAX_CHECKS", "20")),
             reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
             authorization_validity_s=_float(env, "AUTHORIZATION_VALIDITY_S", 604800.0),
+            events_table=env.get("EVENTS_TABLE", ""),
+            webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
             offline=env.get("IS_OFFLINE") == "true",
         )

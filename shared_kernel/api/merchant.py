@@ -19,7 +19,11 @@ from shared_kernel.adapters.apigateway import (
     read_json_object,
     respond,
 )
-from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
+from shared_kernel.application.errors import (
+    EventNotFound,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+)
 from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import (
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from shared_kernel.application.list_payments import PaymentListing
     from shared_kernel.application.ports import PaymentPage
     from shared_kernel.application.submit_once_per_key import Submission, Submitted
+    from shared_kernel.domain.action import PaymentAction
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # SPEC §3: 1 to 255 printable ASCII characters (0x20-0x7E).
@@ -66,6 +71,23 @@ def payment_resource(payment: PaymentRequest) -> dict[str, Any]:
         "reference": payment.reference,
         "created_at": timestamp(payment.created_at),
         "updated_at": timestamp(payment.updated_at),
+    }
+
+
+def action_resource(action: PaymentAction) -> dict[str, Any]:
+    """A capture, void or refund as merchants see it (contracts/action-resource)."""
+    return {
+        "id": str(action.id),
+        "payment_id": str(action.payment_id),
+        "merchant_id": str(action.merchant_id),
+        "type": action.type.value,
+        "status": action.status.value,
+        "amount": action.money.amount,
+        "currency": action.money.currency,
+        "reason": action.reason.value if action.reason else None,
+        "failure_reason": action.failure_reason.value if action.failure_reason else None,
+        "created_at": timestamp(action.created_at),
+        "updated_at": timestamp(action.updated_at),
     }
 
 
@@ -193,34 +215,14 @@ def payment_listing(event: Mapping[str, Any]) -> PaymentListing:
     the path (400), the caller (401, 403), then every query parameter together
     (ValidationError, 400, naming each bad one). Unknown parameters are ignored."""
     # Imported here: only the list handler builds a listing.
-    from shared_kernel.application.list_payments import (
-        DEFAULT_LIMIT,
-        MAX_LIMIT,
-        PaymentListing,
-    )
+    from shared_kernel.application.list_payments import DEFAULT_LIMIT, PaymentListing
     from shared_kernel.application.ports import PaymentFilters
 
     (merchant_id,) = path_ids(event, "merchant_id")
     authorise(event, merchant_id)
-    query = event.get("queryStringParameters") or {}
-    errors: list[FieldError] = []
-
-    def check(name: str, parse: Any, message: str) -> Any:
-        text = query.get(name)
-        if text is None:
-            return None
-        value = parse(text)
-        if value is None:
-            errors.append(FieldError(name, message))
-        return value
-
-    limit = check(
-        "limit", lambda t: _limit(t, MAX_LIMIT), f"must be an integer from 1 to {MAX_LIMIT}"
-    )
-    after = check("starting_after", parse_uuid, "must be a payment id (UUID)")
-    before = check("ending_before", parse_uuid, "must be a payment id (UUID)")
-    if "starting_after" in query and "ending_before" in query:
-        errors.append(FieldError("ending_before", "cannot be given with starting_after"))
+    query = QueryParameters(event)
+    check = query.check
+    limit, after, before = query.page("a payment")
     statuses = ", ".join(s.value for s in PaymentStatus)
     status = check("status", _status, f"must be one of {statuses}")
     reference = check(
@@ -230,8 +232,7 @@ def payment_listing(event: Mapping[str, Any]) -> PaymentListing:
     )
     created_gte = check("created_gte", _rfc3339, "must be an RFC 3339 date-time")
     created_lt = check("created_lt", _rfc3339, "must be an RFC 3339 date-time")
-    if errors:
-        raise ValidationError(errors)
+    query.raise_errors()
     return PaymentListing(
         merchant_id=merchant_id,
         limit=DEFAULT_LIMIT if limit is None else limit,
@@ -239,6 +240,46 @@ def payment_listing(event: Mapping[str, Any]) -> PaymentListing:
         starting_after=after,
         ending_before=before,
     )
+
+
+class QueryParameters:
+    """A list request's query string, checked parameter by parameter: every bad one is
+    collected (a FieldError each) and raised together by `raise_errors`. Unknown parameters
+    are ignored."""
+
+    def __init__(self, event: Mapping[str, Any]) -> None:
+        self.values: Mapping[str, str] = event.get("queryStringParameters") or {}
+        self.errors: list[FieldError] = []
+
+    def check(self, name: str, parse: Any, message: str) -> Any:
+        """The parameter `name` parsed (None when absent, or when `parse` finds it bad:
+        then `message` is recorded)."""
+        text = self.values.get(name)
+        if text is None:
+            return None
+        value = parse(text)
+        if value is None:
+            self.errors.append(FieldError(name, message))
+        return value
+
+    def page(self, item: str) -> tuple[int | None, UUID | None, UUID | None]:
+        """The paging parameters of SPEC §9 (`limit`, and at most one of `starting_after`,
+        `ending_before`, each `item` id: "a payment", "an event")."""
+        from shared_kernel.application.list_payments import MAX_LIMIT
+
+        limit = self.check(
+            "limit", lambda t: _limit(t, MAX_LIMIT), f"must be an integer from 1 to {MAX_LIMIT}"
+        )
+        after = self.check("starting_after", parse_uuid, f"must be {item} id (UUID)")
+        before = self.check("ending_before", parse_uuid, f"must be {item} id (UUID)")
+        if "starting_after" in self.values and "ending_before" in self.values:
+            self.errors.append(FieldError("ending_before", "cannot be given with starting_after"))
+        return limit, after, before
+
+    def raise_errors(self) -> None:
+        """ValidationError naming every bad parameter, if any was."""
+        if self.errors:
+            raise ValidationError(self.errors)
 
 
 def _limit(text: str, maximum: int) -> int | None:
@@ -273,6 +314,8 @@ def payment_page_response(page: PaymentPage) -> dict[str, Any]:
 ALLOWED_METHODS = {
     "/merchant/{merchant_id}/payments": "GET, POST",
     "/merchant/{merchant_id}/payment/{payment_id}": "GET",
+    "/merchant/{merchant_id}/events": "GET",
+    "/merchant/{merchant_id}/events/{event_id}": "GET",
 }
 
 
@@ -291,6 +334,7 @@ http_errors = apigateway.http_errors(
             400, "validation_error", "request is invalid", error.details
         ),
         PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
+        EventNotFound: lambda _: HttpError(404, "not_found", "no such event"),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",

@@ -3,7 +3,9 @@ positions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import UUID
 
 from shared_kernel.application.ports import (
@@ -14,6 +16,9 @@ from shared_kernel.application.ports import (
     PaymentRepository,
 )
 from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
+from shared_kernel.domain.payment import PaymentRequest
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -55,13 +60,32 @@ class ListPayments:
     def _position(
         self, listing: PaymentListing, name: str, cursor: UUID | None
     ) -> ListPosition | None:
-        if cursor is None:
-            return None
-        try:
-            payment = self.repository.get(cursor)
-        except PaymentNotFound:
-            payment = None
-        if payment is None or payment.merchant_id != listing.merchant_id:
-            # Unknown and foreign ids answer alike: the list reveals no other merchant's ids.
-            raise ValidationError([FieldError(name, NOT_THIS_MERCHANTS)])
-        return ListPosition.of(payment)
+        payment = cursor_target(name, cursor, self._merchants_payment(listing.merchant_id))
+        return None if payment is None else ListPosition.of(payment)
+
+    def _merchants_payment(self, merchant_id: UUID) -> Callable[[UUID], PaymentRequest | None]:
+        def find(payment_id: UUID) -> PaymentRequest | None:
+            try:
+                payment = self.repository.get(payment_id)
+            except PaymentNotFound:
+                return None
+            return payment if payment.merchant_id == merchant_id else None
+
+        return find
+
+
+def cursor_target(
+    name: str,
+    cursor: UUID | None,
+    find: Callable[[UUID], T | None],
+    message: str = NOT_THIS_MERCHANTS,
+) -> T | None:
+    """What the cursor parameter `name` names (None when not given), found by `find` among
+    the merchant's own; ValidationError naming `name` when `find` finds nothing."""
+    if cursor is None:
+        return None
+    target = find(cursor)
+    if target is None:
+        # Unknown and foreign ids answer alike: the list reveals no other merchant's ids.
+        raise ValidationError([FieldError(name, message)])
+    return target

@@ -76,11 +76,57 @@ class DeliveryAttempt:
     duration_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class EventPosition:
+    """An event's place in its merchant's list: its `created_at` (to the microsecond), then
+    its id; the list runs newest first, so greater positions come first."""
+
+    created_at: datetime
+    event_id: UUID
+
+    @classmethod
+    def of(cls, event: StoredEvent) -> EventPosition:
+        """Where `event` stands in its merchant's list."""
+        return cls(event.created_at, event.id)
+
+
+@dataclass(frozen=True, slots=True)
+class EventPageQuery:
+    """One page of a merchant's events: at most `limit` of type `type` (None: every type)
+    recorded at or after `not_before` (older ones have expired), older than `after` or newer than
+    `before` (at most one of the two; neither: the newest)."""
+
+    merchant_id: UUID
+    limit: int
+    not_before: datetime
+    type: str | None = None
+    after: EventPosition | None = None
+    before: EventPosition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A page, newest first, and whether more match beyond it (older ones for a first or an
+    `after` page, newer ones for a `before` page)."""
+
+    events: list[StoredEvent]
+    has_more: bool
+
+
 class EventStore(Protocol):
     """The merchants' events, kept 30 days."""
 
     def get(self, merchant_id: UUID, event_id: UUID) -> StoredEvent | None:
         """The merchant's event; None if unknown, expired or another merchant's."""
+
+    def add(self, event: StoredEvent) -> bool:
+        """Store a new event, kept 30 days from its `created_at`; False (nothing written)
+        when an event with its id is already stored: a redelivered change records nothing
+        twice."""
+
+    def page(self, query: EventPageQuery) -> EventPage:
+        """One page of the merchant's events, newest first: the `query.limit` matching events
+        next to its position, `limit` of them whenever `has_more` (eventually consistent)."""
 
 
 class WebhookEndpoints(Protocol):

@@ -135,12 +135,15 @@ EXPECTED_CONTRACTS = (
     "capture-request",
     "common",
     "error",
+    "event",
+    "event-list",
     "payment-list",
     "payment-queue-message",
     "payment-resource",
     "refund-request",
     "submit-payment-request",
     "void-request",
+    "webhook-queue-message",
 )
 
 

@@ -68,8 +68,9 @@ def race_once(dynamodb: Any, table: str, key: str) -> list[int]:
 
 
 def test_only_dynamodb_requests_wait_for_the_lock() -> None:
-    """A DynamoDB request runs under the lock and its answer is produced inside it; any other
-    request (an SQS long poll) is passed through untouched, even while the lock is held."""
+    """A DynamoDB or DynamoDB Streams request runs under the lock and its answer is produced
+    inside it; any other request (an SQS long poll) is passed through untouched, even while
+    the lock is held."""
     seen: list[tuple[str, bool]] = []
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -81,5 +82,11 @@ def test_only_dynamodb_requests_wait_for_the_lock() -> None:
     wrapped = serialise_dynamodb(app)
     assert [b"ok"] == list(wrapped({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}, None))
     assert [b"ok"] == list(wrapped({"HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage"}, None))
+    records = {"HTTP_X_AMZ_TARGET": "DynamoDBStreams_20120810.GetRecords"}
+    assert [b"ok"] == list(wrapped(records, None))
 
-    assert [("DynamoDB_20120810.PutItem", True), ("AmazonSQS.ReceiveMessage", False)] == seen
+    assert [
+        ("DynamoDB_20120810.PutItem", True),
+        ("AmazonSQS.ReceiveMessage", False),
+        ("DynamoDBStreams_20120810.GetRecords", True),
+    ] == seen

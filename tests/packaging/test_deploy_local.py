@@ -63,6 +63,7 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "merchant-api-local",
         "bank-forwarder-local",
         "bank-callback-local",
+        "events-local",
     } == set(statuses)
     assert all(s.endswith("_COMPLETE") and "ROLLBACK" not in s for s in statuses.values())
     assert {
@@ -71,8 +72,11 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "merchant-api-local-listPayments",
         "merchant-api-local-getPayment",
         "merchant-api-local-methodNotAllowed",
+        "merchant-api-local-listEvents",
+        "merchant-api-local-getEvent",
         "bank-forwarder-local-forward",
         "bank-forwarder-local-reconcile",
         "bank-callback-local-paymentUpdates",
         "bank-callback-local-actionUpdates",
+        "events-local-record",
     } == {f["FunctionName"] for f in functions}

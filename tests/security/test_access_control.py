@@ -47,8 +47,10 @@ ROUTES = merchant_routes()
 def call(
     api: httpx.Client, method: str, template: str, merchant_id: str, payment_id: str, **kw: Any
 ) -> httpx.Response:
-    """One request on a route, with the path's ids filled in and a valid body for POSTs."""
+    """One request on a route, with the path's ids filled in and a valid body for POSTs
+    (`payment_id` is the object the route names: a payment, or an event on events routes)."""
     path = template.replace("{merchant_id}", merchant_id).replace("{payment_id}", payment_id)
+    path = path.replace("{event_id}", payment_id)
     if method in ("POST", "PUT", "PATCH"):
         kw.setdefault("json", payment_body("4242424242424242"))
     return api.request(method, path, **kw)
@@ -77,6 +79,23 @@ def payments(api: httpx.Client, merchant: Any, other_merchant: Any) -> dict[str,
     return found
 
 
+@pytest.fixture(scope="module")
+def events(
+    api: httpx.Client, merchant: Any, other_merchant: Any, payments: dict[str, str]
+) -> dict[str, str]:
+    """One event of each merchant (of its payment above), by merchant id."""
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + 30
+    while len(found) < 2:
+        assert time.monotonic() < deadline, "no events were recorded"
+        for owner in (merchant, other_merchant):
+            page = api.get(f"/merchant/{owner.id}/events", headers=auth(owner.api_key)).json()
+            if page["data"]:
+                found[owner.id] = page["data"][0]["id"]
+        time.sleep(0.2)
+    return found
+
+
 @pytest.mark.parametrize(("method", "template"), ROUTES)
 def test_another_merchants_key_is_refused_on_every_route(
     api: httpx.Client,
@@ -84,15 +103,17 @@ def test_another_merchants_key_is_refused_on_every_route(
     merchant: Any,
     other_merchant: Any,
     payments: dict[str, str],
+    events: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """Each merchant's key on the other's path (with the path owner's own payment, a random
-    payment, and the key owner's payment) is 403 or 404; nothing is created or shown."""
+    """Each merchant's key on the other's path (with the path owner's own payment or event,
+    a random id, and the key owner's) is 403 or 404; nothing is created or shown."""
     refused = []
+    objects = events if "{event_id}" in template else payments
     before = {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
     for owner, intruder in ((merchant, other_merchant), (other_merchant, merchant)):
-        for payment_id in (payments[owner.id], payments[intruder.id], str(uuid.uuid4())):
+        for payment_id in (objects[owner.id], objects[intruder.id], str(uuid.uuid4())):
             response = call(
                 api, method, template, owner.id, payment_id, headers=auth(intruder.api_key)
             )
@@ -124,6 +145,46 @@ def test_another_merchants_payment_under_ones_own_path_is_404(
         statuses.append((response.status_code, response.json()["error"]["code"]))
 
     assert [(404, "not_found")] * 2 == statuses
+
+
+@pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{event_id}" in r[1]])
+def test_another_merchants_event_under_ones_own_path_is_404(
+    api: httpx.Client,
+    merchant: Any,
+    other_merchant: Any,
+    events: dict[str, str],
+    method: str,
+    template: str,
+) -> None:
+    """A merchant naming the other's event id under its own path: 404, never the event."""
+    statuses = []
+    for me, them in ((merchant, other_merchant), (other_merchant, merchant)):
+        response = call(api, method, template, me.id, events[them.id], headers=auth(me.api_key))
+        FIGURES["bola_pairs"] += 1
+        FIGURES["bola_failures"] += 0 if response.status_code == 404 else 1
+        statuses.append((response.status_code, response.json()["error"]["code"]))
+        assert events[them.id] not in response.text or response.status_code != 200
+
+    assert [(404, "not_found")] * 2 == statuses
+
+
+def test_a_cursor_of_another_merchants_event_is_400(
+    api: httpx.Client, merchant: Any, other_merchant: Any, events: dict[str, str]
+) -> None:
+    """Paging one's own events from the other's event: 400 naming the cursor, no event."""
+    answers = []
+    for me, them in ((merchant, other_merchant), (other_merchant, merchant)):
+        for cursor in ("starting_after", "ending_before"):
+            response = api.get(
+                f"/merchant/{me.id}/events",
+                params={cursor: events[them.id]},
+                headers=auth(me.api_key),
+            )
+            FIGURES["bola_pairs"] += 1
+            FIGURES["bola_failures"] += 0 if response.status_code == 400 else 1
+            answers.append((response.status_code, response.json()["error"]["details"][0]["field"]))
+
+    assert [(400, "starting_after"), (400, "ending_before")] * 2 == answers
 
 
 def test_a_forged_authorizer_context_header_is_ignored(
@@ -173,6 +234,7 @@ def test_missing_and_malformed_keys_are_401_on_every_route(
     answers = {}
     path = template.replace("{merchant_id}", merchant.id)
     path = path.replace("{payment_id}", payments[merchant.id])
+    path = path.replace("{event_id}", str(uuid.uuid4()))
     body = json.dumps(payment_body("4242424242424242")).encode() if method == "POST" else None
     for name, headers in bad_authorizations(merchant.api_key).items():
         # http.client sends header values as given (httpx refuses "Bearer " and control bytes).

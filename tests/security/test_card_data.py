@@ -49,6 +49,8 @@ class SentinelRun:
     messages: list[str] = field(default_factory=list)
     replayed: bool = False
     final: dict[str, Any] = field(default_factory=dict)
+    # The events of the sentinel's payments (SPEC §10), as the events API answers them.
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def hits(self, texts: list[str]) -> tuple[list[str], list[str]]:
         """(texts holding the card number, texts holding the CVV)."""
@@ -78,6 +80,22 @@ def _peek_queues(stack: LocalStack, wanted: set[str]) -> list[str]:
             break
         time.sleep(0.5)
     return list(seen.values())
+
+
+def _events_of(api: httpx.Client, merchant: Any, final: dict[str, Any]) -> list[dict[str, Any]]:
+    """The merchant's events about the payments of `final`, once each payment's event of its
+    final status is listed (within 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        page = api.get(
+            f"/merchant/{merchant.id}/events", params={"limit": 100}, headers=auth(merchant.api_key)
+        ).json()
+        found = [e for e in page["data"] if e["data"]["object"]["id"] in final]
+        finals = {(e["data"]["object"]["id"], e["type"]) for e in found}
+        if all((pid, f"payment.{p['status']}") in finals for pid, p in final.items()):
+            return found
+        assert time.monotonic() < deadline, f"events not recorded: {finals}"
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +166,8 @@ def sentinel(
 
     for payment_id in run.payment_ids:
         run.final[payment_id] = wait_status(api, merchant.id, merchant.api_key, payment_id)
+    run.events = _events_of(api, merchant, run.final)
+    run.responses += [json.dumps(event) for event in run.events]
     # The callback path: a signed update smuggling card data (400), an unsigned one (401).
     settled = run.final[run.payment_ids[0]]
     smuggled = json.dumps(update_for(settled, "PAID", card_number=run.card, cvv=run.cvv)).encode()
@@ -176,6 +196,23 @@ def test_no_answer_holds_the_card_number_or_cvv(sentinel: SentinelRun) -> None:
     FIGURES["sentinel_cvv_hits"] += len(cvv_hits)
 
     assert ([], []) == (card_hits, cvv_hits)
+
+
+def test_no_event_holds_card_data_beyond_the_resources_card_block(sentinel: SentinelRun) -> None:
+    """The sentinel payment's events (each its final status at least) hold neither the card
+    number nor the CVV, and their only card data is the card block: last4, brand, expiry."""
+    texts = [json.dumps(event) for event in sentinel.events]
+    FIGURES["sentinel_places_scanned"] += len(texts)
+    cards = [event["data"]["object"]["card"] for event in sentinel.events]
+    expected_card = {
+        "last4": sentinel.card[-4:],
+        "brand": cards[0]["brand"],
+        "expiry_month": payment_body(sentinel.card, sentinel.cvv)["expiry_month"],
+        "expiry_year": payment_body(sentinel.card, sentinel.cvv)["expiry_year"],
+    }
+
+    assert ([], []) == sentinel.hits(texts)
+    assert [expected_card] * len(cards) == cards and cards
 
 
 def test_no_log_line_holds_the_card_number_or_cvv(

@@ -67,7 +67,7 @@ def test_one_correlation_id_follows_a_payment_from_the_api_to_the_callback(
 def test_every_lambda_log_line_is_structured_json(stack: LocalStack) -> None:
     """Every line of each service's log is serverless-offline's own or a Lambda's JSON record
     with a level, a message, a timestamp and its service name (nothing unstructured)."""
-    for name in ("merchant-api", "bank-forwarder", "bank-callback"):
+    for name in ("merchant-api", "bank-forwarder", "bank-callback", "events"):
         split = read_service_log(stack.log_dir / f"{name}.log")
 
         assert split.records, name

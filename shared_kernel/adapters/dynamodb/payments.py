@@ -44,9 +44,10 @@ from shared_kernel.adapters.dynamodb.models import (
     created_second,
     serialize_action,
 )
+from shared_kernel.adapters.dynamodb.paging import HIGHEST_KEY, LOWEST_KEY, page_entries
 from shared_kernel.adapters.dynamodb.tables import DynamoTables
 from shared_kernel.application.errors import ConcurrentUpdate, DuplicatePayment
-from shared_kernel.application.ports import PageQuery, PaymentPage
+from shared_kernel.application.ports import ListPosition, PageQuery, PaymentPage
 from shared_kernel.domain.action import (
     ActionFailureReason,
     ActionStatus,
@@ -88,9 +89,6 @@ MUTABLE_ATTRIBUTES = (
     "refund_count",
     "merchant_status",
 )
-# Bounds of the listing's sort key below and above every `created_key`.
-LOWEST_KEY = "0"
-HIGHEST_KEY = "~"
 
 
 def to_item(payment: PaymentRequest) -> PaymentModel:
@@ -365,29 +363,24 @@ class DynamoPaymentRepository:
         # BETWEEN is inclusive; a created bound is a bare second, which no key equals.
         lower = LOWEST_KEY if filters.created_gte is None else _bound(filters.created_gte)
         upper = HIGHEST_KEY if filters.created_lt is None else _bound(filters.created_lt)
-        skipped = None
-        if query.after is not None:
-            skipped = created_key(query.after.created_second, str(query.after.payment_id))
-            upper = min(upper, skipped)
-        elif query.before is not None:
-            skipped = created_key(query.before.created_second, str(query.before.payment_id))
-            lower = max(lower, skipped)
-        if lower > upper:
-            return PaymentPage([], False)
-        entries = self._table.query_index(
+        entries, has_more = page_entries(
+            self._table,
             index,
             hash_key,
-            PaymentModel.created_key.between(lower, upper),
-            query.limit + 1 + (skipped is not None),
-            descending=query.before is None,
+            PaymentModel.created_key,
+            (lower, upper),
+            query.limit,
+            after=_position_key(query.after),
+            before=_position_key(query.before),
             filter_condition=status_filter,
         )
-        items = [PaymentModel.from_raw_data(entry) for entry in entries]
-        payments = [to_domain(item) for item in items if item.created_key != skipped]
-        page = payments[: query.limit]
-        if query.before is not None:
-            page.reverse()
-        return PaymentPage(page, len(payments) > query.limit)
+        return PaymentPage([to_domain(PaymentModel.from_raw_data(e)) for e in entries], has_more)
+
+
+def _position_key(position: ListPosition | None) -> str | None:
+    if position is None:
+        return None
+    return created_key(position.created_second, str(position.payment_id))
 
 
 def _bound(moment: datetime) -> str:

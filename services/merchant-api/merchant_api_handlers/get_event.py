@@ -1,0 +1,24 @@
+"""GET /merchant/{merchant_id}/events/{event_id} — one of the merchant's events (SPEC §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared_kernel.api.events import event_lookup, event_response
+from shared_kernel.api.merchant import http_errors
+from shared_kernel.bootstrap import gateway
+from shared_kernel.observability.logging import get_logger
+from shared_kernel.observability.metrics import metrics
+from shared_kernel.observability.tracing import traced
+
+logger = get_logger("merchant-api")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@traced("merchant-api")
+@http_errors
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Parse, authorise, read, answer 200 (404 for another merchant's or an expired event)."""
+    merchant_id, event_id = event_lookup(event)
+    return event_response(gateway().get_event(merchant_id, event_id))
