@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from shared_kernel.adapters.dynamodb.webhook_endpoints import DynamoWebhookEndpoints
     from shared_kernel.adapters.kms_webhook_secrets import KmsSecretSealer
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
+    from shared_kernel.application.apply_action_update import ApplyActionUpdate
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
+    from shared_kernel.application.forward_action import ForwardAction
     from shared_kernel.application.forward_delivery import ForwardDelivery
     from shared_kernel.application.forward_payment import ForwardPayment
     from shared_kernel.application.get_payment import GetPayment, LookUpPayment
@@ -256,6 +258,11 @@ class Gateway:
             metrics=self.metrics,
         )
 
+    @property
+    def authorization_validity(self) -> timedelta:
+        """How long an authorisation can be captured (AUTHORIZATION_VALIDITY_S)."""
+        return timedelta(seconds=self.settings.authorization_validity_s)
+
     @cached_property
     def api_key_pepper(self) -> bytes:
         """The secret key of the API-key hashes."""
@@ -347,29 +354,49 @@ class Gateway:
         """Use case: forward a payment to the bank."""
         from shared_kernel.application.forward_payment import ForwardPayment
 
-        s = self.settings
-        # The next delivery waits at most the back-off cap, and runs at most two bank calls'
-        # timeouts (submit, then the status query of a final attempt); 10 s of slack for the
-        # event source's batching window and scheduling.
-        horizon = s.forward_backoff_cap_s + 2 * (s.bank_connect_timeout_s + s.bank_read_timeout_s)
         return ForwardPayment(
             self.payments,
             self.bank,
             self.cipher,
             self.clock,
             self.metrics,
-            retry_horizon=timedelta(seconds=horizon + 10),
+            retry_horizon=self.forward_retry_horizon,
+            authorization_validity=self.authorization_validity,
+        )
+
+    @property
+    def forward_retry_horizon(self) -> timedelta:
+        """How long after a failed forward attempt its retry may still be running."""
+        s = self.settings
+        # The next delivery waits at most the back-off cap, and runs at most two bank calls'
+        # timeouts (submit, then the status query of a final attempt); 10 s of slack for the
+        # event source's batching window and scheduling.
+        horizon = s.forward_backoff_cap_s + 2 * (s.bank_connect_timeout_s + s.bank_read_timeout_s)
+        return timedelta(seconds=horizon + 10)
+
+    @cached_property
+    def forward_action(self) -> ForwardAction:
+        """Use case: forward a capture, void or refund to the bank."""
+        from shared_kernel.application.forward_action import ForwardAction
+
+        return ForwardAction(
+            self.payments,
+            self.bank_actions,
+            self.clock,
+            self.metrics,
+            retry_horizon=self.forward_retry_horizon,
         )
 
     @cached_property
     def forward_delivery(self) -> ForwardDelivery:
         """Use case: one delivery of a queued payment, done or retried after the back-off."""
         from shared_kernel.application.backoff import Backoff
+        from shared_kernel.application.forward_action import ForwardQueued
         from shared_kernel.application.forward_delivery import ForwardDelivery
 
         s = self.settings
         return ForwardDelivery(
-            self.forward_payment,
+            ForwardQueued(self.forward_payment, lambda: self.forward_action),
             Backoff(s.forward_backoff_base_s, s.forward_backoff_cap_s),
             s.forward_max_attempts,
             self.metrics,
@@ -380,7 +407,19 @@ class Gateway:
         """Use case: apply a bank callback."""
         from shared_kernel.application.apply_bank_update import ApplyBankUpdate
 
-        return ApplyBankUpdate(self.payments, self.clock, self.metrics)
+        return ApplyBankUpdate(
+            self.payments,
+            self.clock,
+            self.metrics,
+            authorization_validity=self.authorization_validity,
+        )
+
+    @cached_property
+    def apply_action_update(self) -> ApplyActionUpdate:
+        """Use case: apply a bank callback about an action."""
+        from shared_kernel.application.apply_action_update import ApplyActionUpdate
+
+        return ApplyActionUpdate(self.payments, self.clock, self.metrics)
 
     @cached_property
     def reconcile(self) -> Reconcile:
@@ -402,6 +441,9 @@ class Gateway:
             max_checks=s.reconcile_max_checks,
             give_up_after=timedelta(seconds=s.reconcile_give_up_after_s),
             metrics=self.metrics,
+            bank_actions=self.bank_actions,
+            new_id=new_uuid,
+            authorization_validity=self.authorization_validity,
         )
 
     @cached_property

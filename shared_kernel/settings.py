@@ -54,6 +54,10 @@ class Settings:
     reconcile_max_requeues: int = 5
     reconcile_max_checks: int = 20
     reconcile_give_up_after_s: float = 86400.0
+    # How long an authorisation can be captured after the bank's AUTHORIZED (SPEC §8: 7
+    # days); the callback, the forwarder and the reconciler set `capture_before` from it,
+    # and the local stack shortens it for tests.
+    authorization_validity_s: float = 604800.0
     # The merchants' events (SPEC §10): the recorder writes them, the merchant API reads them.
     events_table: str = ""
     # The webhook queue: the recorder fans each new event out to it.
@@ -101,6 +105,7 @@ class Settings:
             reconcile_max_requeues=int(env.get("RECONCILE_MAX_REQUEUES", "5")),
             reconcile_max_checks=int(env.get("RECONCILE_MAX_CHECKS", "20")),
             reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
+            authorization_validity_s=_float(env, "AUTHORIZATION_VALIDITY_S", 604800.0),
             events_table=env.get("EVENTS_TABLE", ""),
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
             webhook_endpoints_table=env.get("WEBHOOK_ENDPOINTS_TABLE", ""),

@@ -64,6 +64,9 @@ TEST_TUNING = {
     "RECONCILE_BACKOFF_BASE_S": "4",
     "RECONCILE_BACKOFF_CAP_S": "16",
     "RECONCILE_MAX_REQUEUES": "5",
+    # An authorisation lasts 20 s instead of 7 days, so that the e2e suite sees the reconciler
+    # void an expired one (tests capturing an authorisation do so well within it).
+    "AUTHORIZATION_VALIDITY_S": "20",
 }
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import NO_METRICS, Clock, Metrics, PaymentRepository
 from shared_kernel.domain.errors import PaymentNotFound
-from shared_kernel.domain.payment import Outcome, PaymentRequest
+from shared_kernel.domain.payment import AUTHORIZATION_VALIDITY, Outcome, PaymentRequest
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ class ApplyBankUpdate:
     repository: PaymentRepository
     clock: Clock
     metrics: Metrics = NO_METRICS
+    # How long an authorisation can be captured from the AUTHORIZED update applied.
+    authorization_validity: timedelta = AUTHORIZATION_VALIDITY
 
     def __call__(self, update: BankUpdate) -> bool:
         """Apply the update; True if the payment changed, False if it already had that status.
@@ -48,7 +50,9 @@ class ApplyBankUpdate:
 
         def transition(p: PaymentRequest) -> bool:
             nonlocal changed
-            changed = p.apply(update.outcome, now, update.bank_reference)
+            changed = p.apply(
+                update.outcome, now, update.bank_reference, self.authorization_validity
+            )
             return changed
 
         update_counting_final(

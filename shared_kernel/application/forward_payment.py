@@ -21,7 +21,12 @@ from shared_kernel.application.ports import (
 )
 from shared_kernel.application.retrying import update_payment, update_payment_unless_moved
 from shared_kernel.domain.errors import PaymentNotFound
-from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
+from shared_kernel.domain.payment import (
+    AUTHORIZATION_VALIDITY,
+    FailureReason,
+    PaymentRequest,
+    PaymentStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ class ForwardPayment:
     # requeue the payment: a second message would be a second delivery running beside the
     # first, POSTing again while the first may already have the bank's 202. Zero: no hold.
     retry_horizon: timedelta = timedelta(0)
+    # How long an authorisation the bank reports on a final attempt can be captured.
+    authorization_validity: timedelta = AUTHORIZATION_VALIDITY
 
     def __call__(self, message: QueuedPayment, final_attempt: bool = False) -> ForwardResult:
         """Send the payment unless it has already been sent; see the class docstring."""
@@ -124,7 +131,7 @@ class ForwardPayment:
         def settle(p: PaymentRequest) -> bool:
             changed = p.record_bank_acceptance(report.bank_reference, now)
             if report.outcome.status is not PaymentStatus.PROCESSING and not p.status.is_final:
-                changed = p.apply(report.outcome, now) or changed
+                changed = p.apply(report.outcome, now, None, self.authorization_validity) or changed
             return changed
 
         update_counting_final(self.metrics, self.repository, payment.id, settle, first=payment)

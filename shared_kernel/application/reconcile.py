@@ -20,6 +20,18 @@ strongly consistent read of each), and for each one still open and due:
   reports PROCESSING stays processing and is logged as an alert at every check (the checks
   go on, at the back-off's cap); one the bank has no record of ends `failed`.
 
+* a payment with a capture, void or refund pending (SPEC §8; a succeeded payment with a
+  pending refund stays in the index for it): each pending action older than
+  `processing_after` is asked about (`action_status_of`) on the same bounded back-off,
+  counted on the payment; the bank's SUCCEEDED/DECLINED ends it (with its effect on the
+  payment, one write); one the bank never received is queued again while requeues remain,
+  else it fails `unknown_at_bank` and releases its reservation; one still PROCESSING past
+  the bound is an alert at every check.
+* `authorized` with nothing pending: once `capture_before` has passed, the authorisation is
+  voided (a void action with cancellation reason authorization_expired, reserved and
+  recorded in one write, then queued); before, the next check is moved to `capture_before`.
+  Never while a capture is pending (that payment is in the case above).
+
 Every write is conditional on the version read, so a forwarder or callback writing first
 wins and the reconciler's change is decided again on what they wrote.
 """
@@ -30,7 +42,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from uuid import UUID, uuid4
 
+from shared_kernel.application.action_changes import settle, update_action
 from shared_kernel.application.backoff import Backoff
 from shared_kernel.application.errors import BankUnavailable, ConcurrentUpdate, QueueUnavailable
 from shared_kernel.application.forward_payment import ForwardPayment, ForwardResult
@@ -38,16 +52,32 @@ from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import (
     NO_METRICS,
     AcquiringBank,
+    BankActions,
+    BankActionStatus,
     BankStatusReport,
     Clock,
+    IdGenerator,
     Metrics,
     PaymentQueue,
     PaymentRepository,
     QueuedPayment,
 )
-from shared_kernel.application.retrying import update_payment_unless_moved
-from shared_kernel.domain.errors import InvalidTransition
-from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
+from shared_kernel.application.retrying import MAX_ATTEMPTS, update_payment_unless_moved
+from shared_kernel.domain.action import (
+    ActionFailureReason,
+    ActionStatus,
+    ActionType,
+    PaymentAction,
+)
+from shared_kernel.domain.errors import ActionRefused, InvalidTransition
+from shared_kernel.domain.money_movements import expiry_void_due, request_void
+from shared_kernel.domain.payment import (
+    AUTHORIZATION_VALIDITY,
+    CancellationReason,
+    FailureReason,
+    PaymentRequest,
+    PaymentStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +95,17 @@ class ReconcileReport:
     forwarded: int = 0
     # Payments the reconciler ended `failed` (the bank never received them).
     failed: int = 0
-    # Processing payments past the bound that the bank still reports PROCESSING.
+    # Processing payments past the bound that the bank still reports PROCESSING, pending
+    # actions past it that it still reports PROCESSING, expired authorisations whose voids
+    # keep failing.
     alerts: int = 0
+    # Pending actions the bank's answer ended, and those queued again (never received).
+    actions_settled: int = 0
+    actions_requeued: int = 0
+    # Pending actions ended `unknown_at_bank` (the bank never received them, requeues spent).
+    actions_failed: int = 0
+    # Expired authorisations whose void the reconciler created and queued.
+    expiry_voids: int = 0
     notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -110,15 +149,27 @@ class Reconcile:
     max_checks: int = 20
     give_up_after: timedelta = timedelta(hours=24)
     metrics: Metrics = NO_METRICS
+    # The bank's API for actions; without it pending actions are left to the callback.
+    bank_actions: BankActions | None = None
+    # The ids of the voids of expired authorisations.
+    new_id: IdGenerator = uuid4
+    # How long an authorisation the bank reports (a processing payment's answer) lasts.
+    authorization_validity: timedelta = AUTHORIZATION_VALIDITY
 
     def __call__(self) -> ReconcileReport:
-        """Requeue stuck pending payments and query the bank about silent processing ones."""
+        """Requeue stuck pending payments, query the bank about silent processing ones and
+        pending actions, void expired authorisations."""
         report = ReconcileReport()
         now = self.clock.now()
         queue_down = False
         for payment in self.repository.open_payments(now, self.batch_limit):
             if not payment.is_due_for_check(now):
                 continue  # settled or rescheduled since the index was read
+            if payment.has_pending_action or payment.status is PaymentStatus.AUTHORIZED:
+                self._money_movements(payment, report, now)
+                continue
+            if payment.status.is_final:
+                continue  # nothing left to watch (an index entry not yet removed)
             stuck_after = (
                 self.pending_after
                 if payment.status is PaymentStatus.PENDING
@@ -214,7 +265,9 @@ class Reconcile:
         def settle(p: PaymentRequest) -> bool:
             nonlocal moved
             before = p.status
-            changed = p.apply(answer.outcome, now, answer.bank_reference)
+            changed = p.apply(
+                answer.outcome, now, answer.bank_reference, self.authorization_validity
+            )
             moved = p.status is not before
             return changed
 
@@ -247,6 +300,189 @@ class Reconcile:
             return
         if failed:
             report.failed += 1
+
+    def _money_movements(
+        self, payment: PaymentRequest, report: ReconcileReport, now: datetime
+    ) -> None:
+        """Settle the payment's pending actions, or void its expired authorisation. One
+        payment's failure (an outage, a bug) is noted and never stops the pass."""
+        try:
+            if payment.has_pending_action:
+                self._check_actions(payment, report, now)
+            else:
+                self._expire(payment, report, now)
+        except Exception:
+            logger.exception(
+                "reconciling a money movement failed", extra={"payment_id": str(payment.id)}
+            )
+            report.notes.append(f"reconciling {payment.id} failed")
+
+    def _check_actions(
+        self, payment: PaymentRequest, report: ReconcileReport, now: datetime
+    ) -> None:
+        """Ask the bank about the payment's pending actions that are stuck; settle, requeue
+        or fail each as its answer says; count one attempt unless one of them ended."""
+        pending = [a for a in self.repository.actions(payment.id) if not a.status.is_final]
+        stuck = [a for a in pending if now - a.created_at >= self.processing_after]
+        if pending and not stuck:
+            # None is stuck yet: look again when the first one would be.
+            until = min(a.created_at for a in pending) + self.processing_after
+            self._reschedule(payment, lambda p: p.hold_action_checks_until(until))
+            return
+        ended = False
+        for action in stuck:
+            try:
+                ended = self._check_action(payment, action, report, now) or ended
+            except ConcurrentUpdate:
+                report.notes.append(f"{payment.id} kept changing; next pass")
+                return
+        if not ended:
+            wait = self.backoff.delay(payment.reconcile_attempts + 1)
+            next_at = now + timedelta(seconds=wait)
+            self._reschedule(payment, lambda p: p.note_action_check(next_at))
+
+    def _check_action(
+        self,
+        payment: PaymentRequest,
+        action: PaymentAction,
+        report: ReconcileReport,
+        now: datetime,
+    ) -> bool:
+        """Whether the bank's answer about `action` ended it."""
+        if self.bank_actions is None:
+            return False  # left to the callback
+        context = {"payment_id": str(payment.id), "action_id": str(action.id)}
+        try:
+            answer = self.bank_actions.action_status_of(payment.id, action.id)
+        except BankUnavailable:
+            report.unreachable += 1
+            return False
+        if answer is None:
+            if action.sent_at is None and payment.reconcile_attempts < self.max_requeues:
+                self._requeue_action(payment, action, report)
+                return False
+            if action.sent_at is None:
+                logger.error("bank never received a pending action: failing it", extra=context)
+                return self._end_action(
+                    payment, action, False, ActionFailureReason.UNKNOWN_AT_BANK, report
+                )
+            # It answered 202 for it once: never give up on an action the bank took.
+            logger.error("ALERT: bank has no record of an action it accepted", extra=context)
+            report.alerts += 1
+            return False
+        if answer.status is BankActionStatus.PROCESSING:
+            report.still_processing += 1
+            if action.sent_at is None:
+                # The bank has it: no delivery may send it again.
+                update_action(
+                    self.repository,
+                    payment.id,
+                    action.id,
+                    lambda _, a: a.record_bank_acceptance(now),
+                )
+            past_bound = (
+                payment.reconcile_attempts + 1 >= self.max_checks
+                or now - action.created_at >= self.give_up_after
+            )
+            if past_bound:
+                report.alerts += 1
+                logger.error("ALERT: action still processing at the bank", extra=context)
+            return False
+        succeeded = answer.status is BankActionStatus.SUCCEEDED
+        return self._end_action(payment, action, succeeded, None, report)
+
+    def _requeue_action(
+        self, payment: PaymentRequest, action: PaymentAction, report: ReconcileReport
+    ) -> None:
+        """Queue the action again (forwarding it is idempotent)."""
+        message = QueuedPayment(payment.id, payment.merchant_id, _correlation(payment), action.id)
+        try:
+            self.queue.publish(message)
+        except QueueUnavailable:
+            report.notes.append("queue unavailable")
+            return
+        report.actions_requeued += 1
+
+    def _end_action(
+        self,
+        payment: PaymentRequest,
+        action: PaymentAction,
+        succeeded: bool,
+        failure_reason: ActionFailureReason | None,
+        report: ReconcileReport,
+    ) -> bool:
+        change = settle(succeeded, self.clock.now(), failure_reason)
+        try:
+            changed = update_action(self.repository, payment.id, action.id, change)
+        except InvalidTransition:
+            # The callback ended it otherwise in the meantime: the first end stands.
+            logger.warning("bank answer conflicts with the action's stored end")
+            return True
+        if changed and failure_reason is ActionFailureReason.UNKNOWN_AT_BANK:
+            report.actions_failed += 1
+        elif changed:
+            report.actions_settled += 1
+        return True
+
+    def _expire(self, payment: PaymentRequest, report: ReconcileReport, now: datetime) -> None:
+        """Void an authorisation past `capture_before`; before, look again then."""
+        if not expiry_void_due(payment, now):
+            if payment.capture_before is not None:
+                until = payment.capture_before
+                self._reschedule(
+                    payment, lambda p: p.postpone_check(PaymentStatus.AUTHORIZED, until)
+                )
+            return
+        failed_voids = sum(
+            1
+            for a in self.repository.actions(payment.id)
+            if a.type is ActionType.VOID and a.status is ActionStatus.FAILED
+        )
+        if failed_voids >= self.max_requeues:
+            report.alerts += 1
+            logger.error(
+                "ALERT: the bank keeps refusing to void an expired authorisation",
+                extra={"payment_id": str(payment.id), "failed_voids": failed_voids},
+            )
+            self._note_attempt(payment, now)
+            return
+        void_id = self._void_expired(payment, now)
+        if void_id is None:
+            report.notes.append(f"{payment.id} kept changing; next pass")
+            return
+        report.expiry_voids += 1
+        logger.warning(
+            "authorisation expired: voiding it",
+            extra={"payment_id": str(payment.id), "action_id": str(void_id)},
+        )
+        message = QueuedPayment(payment.id, payment.merchant_id, _correlation(payment), void_id)
+        try:
+            self.queue.publish(message)
+        except QueueUnavailable:
+            # The void is stored pending: the next passes ask the bank and queue it again.
+            report.notes.append("queue unavailable")
+
+    def _void_expired(self, payment: PaymentRequest, now: datetime) -> UUID | None:
+        """Reserve and record the expiry void in one write; its id, or None if the payment
+        kept changing or no longer needs it (a capture arrived first)."""
+        void_id = self.new_id()
+        current = payment
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                requested = request_void(
+                    current,
+                    now,
+                    action_id=void_id,
+                    reason=CancellationReason.AUTHORIZATION_EXPIRED,
+                )
+            except ActionRefused:
+                return None
+            try:
+                self.repository.save(current, [requested.action])
+                return void_id
+            except ConcurrentUpdate:
+                current = self.repository.get(payment.id)
+        return None
 
     def _note_attempt(self, payment: PaymentRequest, now: datetime) -> None:
         """Count one more try without progress and schedule the next after the back-off."""

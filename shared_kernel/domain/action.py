@@ -77,6 +77,9 @@ class PaymentAction:
     reason: RefundReason | None = None
     failure_reason: ActionFailureReason | None = None
     cancellation_reason: CancellationReason | None = None
+    # When the bank acknowledged the action (its 202): from then on it is never sent again,
+    # only asked about. Bookkeeping, not shown to the merchant.
+    sent_at: datetime | None = None
     version: int = 0
     # The events recorded since the aggregate was built, oldest first (not compared).
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
@@ -115,6 +118,14 @@ class PaymentAction:
         self.events.append(
             ActionEnded(self.id, self.payment_id, self.merchant_id, self.type, status, at)
         )
+        return True
+
+    def record_bank_acceptance(self, at: datetime) -> bool:
+        """The bank has the action (it answered 202, or reports it): never send it again.
+        False (nothing changes) if that is already recorded or the action has ended."""
+        if self.sent_at is not None or self.status.is_final:
+            return False
+        self.sent_at = at
         return True
 
     def pull_events(self) -> list[DomainEvent]:

@@ -162,6 +162,7 @@ def settle_action(
             if succeeded:
                 payment.amount_refunded += amount
             payment.updated_at = now
+    payment.note_action_ended()
     events = action.events[first_action_event:] + payment.events[first_payment_event:]
     return Settlement(changed=True, events=tuple(events))
 
@@ -233,4 +234,7 @@ def _reserve(payment: PaymentRequest, action: PaymentAction) -> ActionRequested:
     else:
         reservation = Reservation(action.id, action.type)
         payment.pending_action_id = action.id
+    # Due at once: the reconciler decides from the action's age whether it is stuck, so a
+    # succeeded payment with a pending refund comes back into its view.
+    payment.check_actions_by(action.created_at)
     return ActionRequested(action, reservation)

@@ -238,10 +238,12 @@ class PaymentRequest:
     card_fingerprint: str | None = None
     version: int = 0
     # The reconciler's schedule: how many times it has acted without progress in the
-    # current status, and when it should next look at the payment. `next_check_at` is set
-    # while the payment is open and None once it is final; it is the range key of the
-    # reconciler's index, so only the reconciler moves it (a status change between open
-    # states leaves it, so that the index entry is not rewritten).
+    # current status (or, while actions are pending, on them), and when it should next look
+    # at the payment. `next_check_at` is set while the payment is watched (open, or with a
+    # capture, void or refund pending) and None after; it is the range key of the
+    # reconciler's index, so it moves only when the reconciler needs it to: the reconciler
+    # itself, an authorisation (its expiry check, at `capture_before`), a new action (due at
+    # once: the reconciler judges when it is stuck) and the end of the last pending one.
     reconcile_attempts: int = 0
     next_check_at: datetime | None = None
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
@@ -261,9 +263,9 @@ class PaymentRequest:
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # An open payment always has a check scheduled (one without is due at once, from its
-        # last change), so none can drop out of the reconciler's index; a final one has none.
-        if self.status.is_final:
+        # A watched payment always has a check scheduled (one without is due at once, from
+        # its last change), so none can drop out of the reconciler's index; any other has none.
+        if not self.is_watched:
             self.next_check_at = None
         elif self.next_check_at is None:
             self.next_check_at = self.updated_at
@@ -302,6 +304,17 @@ class PaymentRequest:
             next_check_at=now + first_check_after,
             capture_method=draft.capture_method,
         )
+
+    @property
+    def has_pending_action(self) -> bool:
+        """Whether a capture, void or refund of the payment is waiting for the bank."""
+        return self.pending_action_id is not None or self.amount_refund_pending > 0
+
+    @property
+    def is_watched(self) -> bool:
+        """Whether the reconciler must keep the payment in view: open (an authorisation
+        until its capture, void or expiry), or with an action pending."""
+        return not self.status.is_final or self.has_pending_action
 
     @property
     def amount_refundable(self) -> int:
@@ -361,6 +374,8 @@ class PaymentRequest:
         self.decline_reason = outcome.decline_reason
         if outcome.status is PaymentStatus.AUTHORIZED:
             self.capture_before = at + authorization_validity
+            # Nothing is left to reconcile but the expiry: look again when it is due.
+            self.next_check_at = self.capture_before
         if outcome.status is PaymentStatus.SUCCEEDED:
             self.amount_captured = self.money.amount
         if bank_reference and self.bank_reference is None:
@@ -437,6 +452,44 @@ class PaymentRequest:
             return False
         return self.postpone_check(PaymentStatus.PENDING, until)
 
+    def check_actions_by(self, at: datetime) -> None:
+        """A new action is pending: the reconciler looks at the payment by `at` (never later
+        than a check already due)."""
+        if self.next_check_at is None or at < self.next_check_at:
+            self.next_check_at = at
+
+    def note_action_ended(self) -> None:
+        """An action ended: that is progress (the count starts again). With nothing pending
+        any more, an authorised payment is next looked at for its expiry and a final one
+        leaves the reconciler's view."""
+        self.reconcile_attempts = 0
+        if self.has_pending_action:
+            return
+        if self.status is PaymentStatus.AUTHORIZED:
+            self.next_check_at = self.capture_before
+        elif self.status.is_final:
+            self.next_check_at = None
+
+    def note_action_check(self, next_at: datetime) -> bool:
+        """The reconciler asked about the pending actions without settling any: count the
+        attempt and look again at `next_at`. False (nothing changes) if none is pending."""
+        if not self.has_pending_action:
+            return False
+        self.reconcile_attempts += 1
+        self.next_check_at = next_at
+        return True
+
+    def hold_action_checks_until(self, until: datetime) -> bool:
+        """The reconciler must not look at the pending actions before `until`: a failed
+        forward attempt's retry will have run by then, or none of them is stuck before.
+        Never earlier; False if nothing changes."""
+        if not self.has_pending_action:
+            return False
+        if self.next_check_at is not None and self.next_check_at >= until:
+            return False
+        self.next_check_at = until
+        return True
+
     def pull_events(self) -> list[DomainEvent]:
         """The events recorded so far, oldest first, leaving none (for the repository)."""
         events, self.events = self.events, []
@@ -464,10 +517,10 @@ class PaymentRequest:
 
     def _restart_reconcile_schedule(self) -> None:
         # A new status is progress: the reconciler's count starts again for it. The next
-        # check stays where it is while the payment is open (the reconciler moves it when it
-        # looks); a final payment has none, which takes it out of the reconciler's index.
+        # check stays where it is while the payment is watched (the reconciler moves it when
+        # it looks); one no longer watched has none, which takes it out of the index.
         self.reconcile_attempts = 0
-        if self.status.is_final:
+        if not self.is_watched:
             self.next_check_at = None
 
     def _drop_card_if_final(self, at: datetime) -> bool:

@@ -20,14 +20,18 @@ pytestmark = pytest.mark.e2e
 
 
 def signed_post(
-    client: httpx.Client, secret: str, body: dict[str, Any], at: float | None = None
+    client: httpx.Client,
+    secret: str,
+    body: dict[str, Any],
+    at: float | None = None,
+    path: str = "/bank/payment-updates",
 ) -> httpx.Response:
-    """POST a callback signed as the bank signs it (computed here, independently)."""
+    """POST a callback (to `path`) signed as the bank signs it (computed here, independently)."""
     raw = json.dumps(body).encode()
     t = int(time.time() if at is None else at)
     digest = hmac.new(secret.encode(), f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
     return client.post(
-        "/bank/payment-updates",
+        path,
         content=raw,
         headers={"Content-Type": "application/json", "X-Bank-Signature": f"t={t},v1={digest}"},
     )

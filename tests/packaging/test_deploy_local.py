@@ -81,5 +81,6 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "bank-forwarder-local-forward",
         "bank-forwarder-local-reconcile",
         "bank-callback-local-paymentUpdates",
+        "bank-callback-local-actionUpdates",
         "events-local-record",
     } == {f["FunctionName"] for f in functions}

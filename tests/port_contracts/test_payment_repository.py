@@ -359,3 +359,42 @@ def test_unknown_actions_and_payments_are_not_found(repository: PaymentRepositor
     with pytest.raises(PaymentNotFound):
         repository.actions(uuid4())
     assert [] == list(repository.actions(payment.id))
+
+
+def test_a_payment_with_a_pending_refund_stays_in_open_payments_until_it_ends(
+    repository: PaymentRepository,
+) -> None:
+    """A succeeded payment leaves the index, comes back with a pending refund (due at its
+    request) and leaves again once the refund has ended."""
+    payment, refund = a_refund(repository, 300)
+    due = ACCEPTED_AT + timedelta(hours=1)
+    before = [p.id for p in repository.open_payments(due, limit=10)]
+    repository.save(payment, [refund])
+    while_pending = [(p.id, p.next_check_at) for p in repository.open_payments(due, limit=10)]
+    settle_action(payment, refund, True, LATER)
+    repository.save(payment, [refund])
+    assert ([], [(payment.id, refund.created_at)], []) == (
+        before,
+        while_pending,
+        list(repository.open_payments(due, limit=10)),
+    )
+
+
+def test_an_authorised_payment_is_due_at_its_capture_before(repository: PaymentRepository) -> None:
+    """An authorisation is found by the reconciler at capture_before, not before."""
+    payment = stored_payment(repository, AUTHORIZED, capture_method=CaptureMethod.MANUAL)
+    assert payment.capture_before is not None
+    just_before = payment.capture_before - timedelta(seconds=1)
+    assert ([], [payment.id]) == (
+        [p.id for p in repository.open_payments(just_before, limit=10)],
+        [p.id for p in repository.open_payments(payment.capture_before, limit=10)],
+    )
+
+
+def test_an_actions_acceptance_by_the_bank_round_trips(repository: PaymentRepository) -> None:
+    """`sent_at` (the bank's 202 for the action) reads back as written."""
+    payment, refund = a_refund(repository, 300)
+    repository.save(payment, [refund])
+    refund.record_bank_acceptance(LATER)
+    repository.save(payment, [refund])
+    assert LATER == repository.get_action(payment.id, refund.id).sent_at

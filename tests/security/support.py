@@ -82,13 +82,17 @@ def sign(secret: str, raw: bytes, at: float | None = None) -> str:
 
 
 def post_callback(
-    client: httpx.Client, raw: bytes, signature: str | None, content_type: str = "application/json"
+    client: httpx.Client,
+    raw: bytes,
+    signature: str | None,
+    content_type: str = "application/json",
+    path: str = "/bank/payment-updates",
 ) -> httpx.Response:
-    """POST raw bytes to the bank callback endpoint with an optional signature header."""
+    """POST raw bytes to a bank callback endpoint (`path`) with an optional signature header."""
     headers = {"Content-Type": content_type}
     if signature is not None:
         headers["X-Bank-Signature"] = signature
-    return client.post("/bank/payment-updates", content=raw, headers=headers)
+    return client.post(path, content=raw, headers=headers)
 
 
 def update_for(payment: dict[str, Any], status: str, **extra: Any) -> dict[str, Any]:

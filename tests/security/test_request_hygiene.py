@@ -77,13 +77,24 @@ _REENCODED_LOCALLY = {"string", "not-utf8"}
     ("content", "content_type", "status"),
     [case for case in CASES if case.id not in _REENCODED_LOCALLY],
 )
+@pytest.mark.parametrize("path", ["/bank/payment-updates", "/bank/action-updates"])
 def test_callback_api_request_hygiene(
-    stack: LocalStack, callback_api: httpx.Client, content: bytes, content_type: str, status: int
+    stack: LocalStack,
+    callback_api: httpx.Client,
+    content: bytes,
+    content_type: str,
+    status: int,
+    path: str,
 ) -> None:
-    """POST /bank/payment-updates, correctly signed, answers each malformed request with its
-    4xx (size and media type are checked before the signature, JSON after it)."""
+    """POST /bank/payment-updates or /bank/action-updates, correctly signed, answers each
+    malformed request with its 4xx (size and media type are checked before the signature,
+    JSON after it)."""
     response = post_callback(
-        callback_api, content, sign(stack.callback_secret, content), content_type=content_type
+        callback_api,
+        content,
+        sign(stack.callback_secret, content),
+        content_type=content_type,
+        path=path,
     )
     FIGURES["hygiene_cases"] += 1
 

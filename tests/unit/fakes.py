@@ -119,7 +119,8 @@ class InMemoryPaymentRepository:
         return [a.copy() for a in sorted(found, key=lambda a: (a.created_at, str(a.id)))]
 
     def open_payments(self, due_at: datetime, limit: int) -> Iterator[PaymentRequest]:
-        """The open payments whose next check is not after `due_at`, earliest due first, at
+        """The watched payments (open, or with an action pending: those with a next check)
+        whose next check is not after `due_at`, earliest due first, at
         most `limit`: found first, then each read (a copy, as it is by then) just before it
         is yielded, as the DynamoDB adapter reads each after its index query; one removed
         since it was found is skipped."""
@@ -127,9 +128,7 @@ class InMemoryPaymentRepository:
             (
                 p
                 for p in self.items.values()
-                if p.next_check_at is not None
-                and not p.status.is_final
-                and p.next_check_at <= due_at
+                if p.next_check_at is not None and p.next_check_at <= due_at
             ),
             key=lambda p: (p.next_check_at, str(p.id)),
         )

@@ -201,6 +201,10 @@ def test_a_reconciler_pass_counts_every_action_and_its_alerts(
         ("ReconcileForwarded", ()): 0,
         ("ReconcileFailed", ()): 0,
         ("ReconcileAlerts", ()): 1,
+        ("ReconcileActionsSettled", ()): 0,
+        ("ReconcileActionsRequeued", ()): 0,
+        ("ReconcileActionsFailed", ()): 0,
+        ("ReconcileExpiryVoids", ()): 0,
     } == metrics.counts()
 
 

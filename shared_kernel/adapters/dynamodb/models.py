@@ -116,6 +116,8 @@ class ActionRecord(MapAttribute[str, Any]):
     cancellation_reason = UnicodeAttribute(null=True)
     created_at = TimestampAttribute()
     updated_at = TimestampAttribute()
+    # When the bank acknowledged the action (absent until then, and in older records).
+    sent_at = TimestampAttribute(null=True)
     version = NumberAttribute()
 
 
@@ -158,8 +160,9 @@ class ActionsAttribute(Attribute[dict[str, ActionRecord]]):
 class OpenPaymentsIndex(  # type: ignore[no-untyped-call,unused-ignore]
     GlobalSecondaryIndex["PaymentModel"]
 ):
-    """Sparse index of the payments that are not final, by when the reconciler should next
-    look at them (the reconciler's only way in: a Query, never a Scan).
+    """Sparse index of the payments the reconciler watches (not final, or with a capture,
+    void or refund pending), by when it should next look at them (its only way in: a
+    Query, never a Scan).
 
     Keys only: a Query returns payment ids and the reconciler reads each item strongly
     consistent before acting. Neither key changes on the normal path (`open_shard` is set
@@ -266,8 +269,8 @@ class PaymentModel(Model):
     card_fingerprint = UnicodeAttribute(null=True)
     created_at = TimestampAttribute()
     updated_at = TimestampAttribute()
-    # OPEN_SHARD while the payment is pending or processing, absent once it is final: only
-    # open payments are in the index, so the reconciler never reads settled ones.
+    # OPEN_SHARD while the payment has a check scheduled (open, or an action pending), absent
+    # after: only watched payments are in the index, so the reconciler never reads settled ones.
     open_shard = UnicodeAttribute(null=True)
     # Optimistic locking: 0 when added, +1 per update; every update is conditional on it.
     version = NumberAttribute(default=0)

@@ -3,7 +3,8 @@
 Writes are conditional: `add` never overwrites a payment, `save` succeeds only if the item
 still has the version that was read (optimistic locking), and removes every attribute that
 became empty (the sealed card once the bank has the payment, `open_shard` and
-`next_check_at` once it is final: that takes it out of the reconciler's index).
+`next_check_at` once it is final with no action pending: that takes it out of the
+reconciler's index).
 
 A payment's captures, voids and refunds are stored inside its item (`actions`, a map by
 action id): `save(payment, actions)` writes the payment and those actions in ONE conditional
@@ -111,7 +112,9 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         card_fingerprint=payment.card_fingerprint,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
-        open_shard=None if payment.status.is_final else OPEN_SHARD,
+        # On the reconciler's index while it has a check scheduled: open, or final with an
+        # action still pending (a refund of a succeeded payment).
+        open_shard=None if payment.next_check_at is None else OPEN_SHARD,
         version=payment.version,
         reconcile_attempts=payment.reconcile_attempts or None,
         next_check_at=payment.next_check_at,
@@ -185,6 +188,7 @@ def action_to_record(action: PaymentAction) -> ActionRecord:
         cancellation_reason=_value_or_none(action.cancellation_reason),
         created_at=action.created_at,
         updated_at=action.updated_at,
+        sent_at=action.sent_at,
         version=action.version,
     )
 
@@ -209,6 +213,7 @@ def record_to_action(item: PaymentModel, record: ActionRecord) -> PaymentAction:
             if record.cancellation_reason is None
             else CancellationReason(record.cancellation_reason)
         ),
+        sent_at=record.sent_at,
         version=int(record.version),
     )
 
