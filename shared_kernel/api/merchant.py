@@ -62,6 +62,16 @@ def payment_resource(payment: PaymentRequest) -> dict[str, Any]:
         "decline_reason": payment.decline_reason.value if payment.decline_reason else None,
         "amount": payment.money.amount,
         "currency": payment.money.currency,
+        "capture_method": payment.capture_method.value,
+        "amount_captured": payment.amount_captured,
+        "amount_refunded": payment.amount_refunded,
+        "amount_refundable": payment.amount_refundable,
+        "capture_before": None
+        if payment.capture_before is None
+        else timestamp(payment.capture_before),
+        "cancellation_reason": (
+            None if payment.cancellation_reason is None else payment.cancellation_reason.value
+        ),
         "card": {
             "last4": payment.card.last4,
             "brand": payment.card.brand,
@@ -161,11 +171,17 @@ def idempotency_key(event: Mapping[str, Any]) -> tuple[str | None, list[FieldErr
 
 def created_resource(payment: PaymentRequest) -> dict[str, Any]:
     """The payment resource as it was when the payment was accepted (pending, no decline
-    reason, unchanged since `created_at`), whatever has happened to it since."""
+    reason, nothing captured, refunded or canceled, unchanged since `created_at`), whatever
+    has happened to it since."""
     return {
         **payment_resource(payment),
         "status": PaymentStatus.PENDING.value,
         "decline_reason": None,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "amount_refundable": 0,
+        "capture_before": None,
+        "cancellation_reason": None,
         "updated_at": timestamp(payment.created_at),
     }
 

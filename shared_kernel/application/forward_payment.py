@@ -21,7 +21,7 @@ from shared_kernel.application.ports import (
 )
 from shared_kernel.application.retrying import update_payment, update_payment_unless_moved
 from shared_kernel.domain.errors import PaymentNotFound
-from shared_kernel.domain.payment import FailureReason, PaymentRequest, PaymentStatus
+from shared_kernel.domain.payment import CaptureMethod, FailureReason, PaymentRequest, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class ForwardPayment:
             expiry=payment.card.expiry,
             money=payment.money,
             correlation_id=payment.correlation_id,
+            capture=payment.capture_method is CaptureMethod.AUTOMATIC,
         )
         try:
             acceptance = self.bank.submit(request)
