@@ -24,7 +24,13 @@ from shared_kernel.application.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
 )
-from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
+from shared_kernel.domain.errors import (
+    ActionNotFound,
+    ActionRefused,
+    FieldError,
+    PaymentNotFound,
+    ValidationError,
+)
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import (
     REFERENCE_MAX_LENGTH,
@@ -207,10 +213,24 @@ def submission(event: Mapping[str, Any], today: date) -> Submission:
 def submitted_response(submitted: Submitted) -> dict[str, Any]:
     """The 201 answer, the same first and on every replay: the resource as accepted and its
     Location; a replay also says `Idempotent-Replayed: true`."""
-    headers = {"Location": payment_location(submitted.payment)}
-    if submitted.replayed:
+    return first_answer(
+        201,
+        created_resource(submitted.payment),
+        payment_location(submitted.payment),
+        submitted.replayed,
+    )
+
+
+def first_answer(
+    status: int, resource: Mapping[str, Any], location: str, replayed: bool
+) -> dict[str, Any]:
+    """The answer to a POST that created something, the same first and on every replay:
+    `status`, the resource as created and its Location; a replay (the first answer to its
+    Idempotency-Key given again) also says `Idempotent-Replayed: true`."""
+    headers = {"Location": location}
+    if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return respond(201, created_resource(submitted.payment), headers)
+    return respond(status, resource, headers)
 
 
 def payment_lookup(event: Mapping[str, Any]) -> tuple[UUID, UUID]:
@@ -332,6 +352,11 @@ ALLOWED_METHODS = {
     "/merchant/{merchant_id}/payment/{payment_id}": "GET",
     "/merchant/{merchant_id}/events": "GET",
     "/merchant/{merchant_id}/events/{event_id}": "GET",
+    "/merchant/{merchant_id}/payment/{payment_id}/capture": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/void": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/refunds": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/actions": "GET",
+    "/merchant/{merchant_id}/payment/{payment_id}/actions/{action_id}": "GET",
 }
 
 
@@ -351,6 +376,9 @@ http_errors = apigateway.http_errors(
         ),
         PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
         EventNotFound: lambda _: HttpError(404, "not_found", "no such event"),
+        ActionNotFound: lambda _: HttpError(404, "not_found", "no such action"),
+        # SPEC §8: each refusal's code is its class's; its message says why.
+        ActionRefused: lambda error: HttpError(409, error.code, str(error)),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",
