@@ -25,10 +25,14 @@ from shared_kernel.application.errors import (
     IdempotencyKeyReused,
 )
 from shared_kernel.domain.errors import (
+    ActionInProgress,
     ActionNotFound,
-    ActionRefused,
+    AmountTooLarge,
+    AuthorizationExpired,
     FieldError,
     PaymentNotFound,
+    PaymentUnexpectedState,
+    RefundLimitReached,
     ValidationError,
 )
 from shared_kernel.domain.ids import parse_uuid
@@ -377,8 +381,14 @@ http_errors = apigateway.http_errors(
         PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
         EventNotFound: lambda _: HttpError(404, "not_found", "no such event"),
         ActionNotFound: lambda _: HttpError(404, "not_found", "no such action"),
-        # SPEC §8: each refusal's code is its class's; its message says why.
-        ActionRefused: lambda error: HttpError(409, error.code, str(error)),
+        # SPEC §8's refusals (each class's `code`, tested); the message says why.
+        PaymentUnexpectedState: lambda error: HttpError(
+            409, "payment_unexpected_state", str(error)
+        ),
+        ActionInProgress: lambda error: HttpError(409, "action_in_progress", str(error)),
+        AuthorizationExpired: lambda error: HttpError(409, "authorization_expired", str(error)),
+        RefundLimitReached: lambda error: HttpError(409, "refund_limit_reached", str(error)),
+        AmountTooLarge: lambda error: HttpError(409, "amount_too_large", str(error)),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",

@@ -233,3 +233,22 @@ def test_an_undeclared_method_on_an_action_route_is_405(suffix: str, allow: str)
     response = method_not_allowed({"resource": resource, "httpMethod": "DELETE"})
 
     assert (405, allow) == (response["statusCode"], response["headers"]["Allow"])
+
+
+def test_every_refusal_of_the_domain_has_its_own_409() -> None:
+    """Each ActionRefused subclass is answered 409 with exactly the code it carries."""
+    from shared_kernel.api.merchant import http_errors as mapped
+    from shared_kernel.domain.errors import ActionRefused
+
+    answers = {}
+    for refusal in ActionRefused.__subclasses__():
+
+        @mapped
+        def refusing(event: dict[str, Any], context: Any, refusal: Any = refusal) -> Any:
+            raise refusal("why")
+
+        answers[refusal.code] = answer(refusing({}, CONTEXT))
+    assert {code: (409, code) for code in answers} == {
+        code: (status, body["error"]["code"]) for code, (status, body) in answers.items()
+    }
+    assert 5 == len(answers)
