@@ -45,14 +45,25 @@ ROUTES = merchant_routes()
 
 
 def call(
-    api: httpx.Client, method: str, template: str, merchant_id: str, payment_id: str, **kw: Any
+    api: httpx.Client,
+    method: str,
+    template: str,
+    merchant_id: str,
+    payment_id: str,
+    action_id: str | None = None,
+    **kw: Any,
 ) -> httpx.Response:
-    """One request on a route, with the path's ids filled in and a valid body for POSTs
-    (`payment_id` is the object the route names: a payment, or an event on events routes)."""
+    """One request on a route, with the path's ids filled in (`payment_id` is the object the
+    route names: a payment, or an event on events routes; an unknown action id unless given)
+    and a valid body for POSTs: a payment's for submit, `{}` for a payment's capture, void or
+    refunds."""
     path = template.replace("{merchant_id}", merchant_id).replace("{payment_id}", payment_id)
     path = path.replace("{event_id}", payment_id)
+    path = path.replace("{action_id}", action_id or str(uuid.uuid4()))
     if method in ("POST", "PUT", "PATCH"):
-        kw.setdefault("json", payment_body("4242424242424242"))
+        kw.setdefault(
+            "json", {} if "{payment_id}" in template else payment_body("4242424242424242")
+        )
     return api.request(method, path, **kw)
 
 
@@ -61,6 +72,13 @@ def test_the_matrix_covers_the_merchant_api() -> None:
     assert ("POST", "/merchant/{merchant_id}/payments") in ROUTES
     assert ("GET", "/merchant/{merchant_id}/payments") in ROUTES
     assert ("GET", "/merchant/{merchant_id}/payment/{payment_id}") in ROUTES
+    assert {
+        ("POST", "/merchant/{merchant_id}/payment/{payment_id}/capture"),
+        ("POST", "/merchant/{merchant_id}/payment/{payment_id}/void"),
+        ("POST", "/merchant/{merchant_id}/payment/{payment_id}/refunds"),
+        ("GET", "/merchant/{merchant_id}/payment/{payment_id}/actions"),
+        ("GET", "/merchant/{merchant_id}/payment/{payment_id}/actions/{action_id}"),
+    } <= set(ROUTES)
     assert all("{merchant_id}" in path for _, path in ROUTES)
 
 
@@ -96,6 +114,38 @@ def events(
     return found
 
 
+@pytest.fixture(scope="module")
+def refunds(
+    api: httpx.Client, merchant: Any, other_merchant: Any, payments: dict[str, str]
+) -> dict[str, str]:
+    """A refund of 1 of each merchant's payment once it succeeded: action id by payment id."""
+    found = {}
+    for owner in (merchant, other_merchant):
+        payment_id = payments[owner.id]
+        path = f"/merchant/{owner.id}/payment/{payment_id}"
+        deadline = time.monotonic() + 45
+        while api.get(path, headers=auth(owner.api_key)).json()["status"] != "succeeded":
+            assert time.monotonic() < deadline, "the payment did not succeed"
+            time.sleep(0.25)
+        response = api.post(f"{path}/refunds", json={"amount": 1}, headers=auth(owner.api_key))
+        assert 202 == response.status_code, response.text
+        found[payment_id] = response.json()["id"]
+    return found
+
+
+def action_ids(
+    api: httpx.Client, owners: tuple[Any, ...], payments: dict[str, str]
+) -> dict[str, list[str]]:
+    """The ids of each merchant's payment's actions, by merchant id."""
+    found = {}
+    for owner in owners:
+        path = f"/merchant/{owner.id}/payment/{payments[owner.id]}/actions"
+        found[owner.id] = [
+            a["id"] for a in api.get(path, headers=auth(owner.api_key)).json()["data"]
+        ]
+    return found
+
+
 @pytest.mark.parametrize(("method", "template"), ROUTES)
 def test_another_merchants_key_is_refused_on_every_route(
     api: httpx.Client,
@@ -104,18 +154,28 @@ def test_another_merchants_key_is_refused_on_every_route(
     other_merchant: Any,
     payments: dict[str, str],
     events: dict[str, str],
+    refunds: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """Each merchant's key on the other's path (with the path owner's own payment or event,
-    a random id, and the key owner's) is 403 or 404; nothing is created or shown."""
+    """Each merchant's key on the other's path (with the path owner's own payment, its
+    refund or event, a random id, and the key owner's) is 403 or 404; nothing is created (no
+    payment, no action) or shown."""
     refused = []
     objects = events if "{event_id}" in template else payments
-    before = {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
+    owners = (merchant, other_merchant)
+    before = {m.id: stored_payment_ids(stack, m.id) for m in owners}
+    actions_before = action_ids(api, owners, payments)
     for owner, intruder in ((merchant, other_merchant), (other_merchant, merchant)):
         for payment_id in (objects[owner.id], objects[intruder.id], str(uuid.uuid4())):
             response = call(
-                api, method, template, owner.id, payment_id, headers=auth(intruder.api_key)
+                api,
+                method,
+                template,
+                owner.id,
+                payment_id,
+                refunds.get(payment_id),
+                headers=auth(intruder.api_key),
             )
             FIGURES["bola_pairs"] += 1
             ok = response.status_code in (403, 404) and "error" in response.json()
@@ -124,7 +184,8 @@ def test_another_merchants_key_is_refused_on_every_route(
             assert payment_id not in response.text or payment_id in template, response.text
 
     assert all(refused)
-    assert before == {m.id: stored_payment_ids(stack, m.id) for m in (merchant, other_merchant)}
+    assert before == {m.id: stored_payment_ids(stack, m.id) for m in owners}
+    assert actions_before == action_ids(api, owners, payments)
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{payment_id}" in r[1]])
@@ -133,18 +194,25 @@ def test_another_merchants_payment_under_ones_own_path_is_404(
     merchant: Any,
     other_merchant: Any,
     payments: dict[str, str],
+    refunds: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """A merchant naming the other's payment id under its own path: 404, never the payment."""
+    """A merchant naming the other's payment id (and its refund) under its own path: 404,
+    never the payment nor the action; nothing is created."""
     statuses = []
+    actions_before = action_ids(api, (merchant, other_merchant), payments)
     for me, them in ((merchant, other_merchant), (other_merchant, merchant)):
-        response = call(api, method, template, me.id, payments[them.id], headers=auth(me.api_key))
+        theirs = payments[them.id]
+        response = call(
+            api, method, template, me.id, theirs, refunds.get(theirs), headers=auth(me.api_key)
+        )
         FIGURES["bola_pairs"] += 1
         FIGURES["bola_failures"] += 0 if response.status_code == 404 else 1
         statuses.append((response.status_code, response.json()["error"]["code"]))
 
     assert [(404, "not_found")] * 2 == statuses
+    assert actions_before == action_ids(api, (merchant, other_merchant), payments)
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{event_id}" in r[1]])
