@@ -92,11 +92,17 @@ def context_of(headers: list[tuple[str, str]] | OfflineError) -> dict[str, Any]:
 
 def test_the_merchant_api_template_protects_every_route_with_a_60_s_cache() -> None:
     """Read from services/merchant-api/serverless.yml: POST payments, GET payment, GET payments,
-    by the `authorizer` function on the Authorization header, cached resultTtlInSeconds (60 s)."""
+    the POSTs of a payment's capture, void and refunds, GET its actions and one action, by the
+    `authorizer` function on the Authorization header, cached resultTtlInSeconds (60 s)."""
     routes = load_protected_routes(MERCHANT_YML, "local")
-    paths = ["/merchant/m1/payments", "/merchant/m1/payment/p1", "/merchant/m1/payments"]
+    payment = "/merchant/m1/payment/p1"
+    paths = ["/merchant/m1/payments", payment, "/merchant/m1/payments"]
+    paths += [f"{payment}/capture", f"{payment}/void", f"{payment}/refunds"]
+    paths += [f"{payment}/actions", f"{payment}/actions/a1"]
 
-    assert [("POST", True), ("GET", True), ("GET", True)] == [
+    assert [("POST", True), ("GET", True), ("GET", True)] + [("POST", True)] * 3 + [
+        ("GET", True)
+    ] * 2 == [
         (r.method, r.path.fullmatch(path) is not None)
         for r, path in zip(routes, paths, strict=True)
     ]
