@@ -10,6 +10,7 @@ touches them but the requests of the test."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -143,6 +144,53 @@ def test_a_refund_of_a_succeeded_payment_is_202_and_a_pending_action(
     assert (200, action["id"]) == (read.status_code, read.json()["id"])
     assert [action["id"]] == [a["id"] for a in listed.json()["data"]]
     assert 650 == resource.json()["amount_refundable"]
+
+
+def wait_status(
+    api: httpx.Client, merchant: Merchant, payment_id: str, wanted: str, timeout: float = 45
+) -> dict[str, Any]:
+    """Poll the payment (contract-checked) until it is `wanted` or final, or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(f"/merchant/{merchant.id}/payment/{payment_id}", headers=merchant.auth)
+        resource: dict[str, Any] = response.json()
+        contracts.assert_valid("payment-resource", resource)
+        if resource["status"] in {wanted, "succeeded", "declined", "failed", "canceled"}:
+            return resource
+        if time.monotonic() > deadline:
+            return resource
+        time.sleep(0.25)
+
+
+def test_a_manual_payment_is_only_authorised_and_takes_a_capture(
+    api: httpx.Client, bank: httpx.Client, merchant: Merchant
+) -> None:
+    """Submitted with capture_method manual, the payment is sent with capture false and
+    becomes authorized (capture_before set, nothing captured); a partial capture is then
+    202, a pending capture of 800."""
+    created = submit(api, merchant, payment_body(capture_method="manual"))
+    assert 201 == created.status_code, created.text
+    payment_id = created.json()["id"]
+    assert "manual" == created.json()["capture_method"]
+
+    resource = wait_status(api, merchant, payment_id, "authorized")
+
+    at_bank = bank.get(f"/_sim/payments/{payment_id}").json()
+    assert ("authorized", 0, 0, False, 0) == (
+        resource["status"],
+        resource["amount_captured"],
+        resource["amount_refundable"],
+        at_bank["capture"],
+        at_bank["amount_captured"],
+    )
+    assert resource["capture_before"] is not None
+    capture = post(api, merchant, payment_id, "capture", {"amount": 800})
+    assert (202, "capture", "pending", 800) == (
+        capture.status_code,
+        capture.json()["type"],
+        capture.json()["status"],
+        capture.json()["amount"],
+    )
 
 
 def test_a_capture_of_a_pending_payment_is_payment_unexpected_state(
