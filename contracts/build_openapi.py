@@ -31,6 +31,11 @@ ROOT_FILES = (
     "payment-list.schema.json",
     "event.schema.json",
     "event-list.schema.json",
+    "capture-request.schema.json",
+    "void-request.schema.json",
+    "refund-request.schema.json",
+    "action-resource.schema.json",
+    "action-list.schema.json",
     "error.schema.json",
     "webhook-endpoint-request.schema.json",
     "webhook-endpoint-secret.schema.json",
@@ -41,11 +46,16 @@ JSON = "application/json"
 LOCATION_EXAMPLE = (
     "/merchant/2d6f7c8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f/payment/9f1c0c5e-3b7a-4e0f-8d2a-6c1b5e4f3a21"
 )
+ACTION_LOCATION_EXAMPLE = LOCATION_EXAMPLE + "/actions/5b2e7f10-8c4d-4a6b-9e1f-3d2c1b0a9f8e"
 
 API_DESCRIPTION = """\
 The merchant side of the payment gateway. A merchant submits a card payment; the gateway \
 validates it, stores it durably, answers `201` at once and forwards it to the acquiring bank \
-asynchronously. The merchant reads the payment's status at any time and lists its payments.
+asynchronously. The merchant reads the payment's status at any time and lists its payments. \
+A payment submitted with `"capture_method": "manual"` is only authorised; the merchant \
+captures it (all or part) or voids it later, and refunds a succeeded payment in one or more \
+parts: each capture, void or refund is an **action** of the payment, answered `202` at once \
+and sent to the bank asynchronously.
 
 **Authentication.** Every request carries `Authorization: Bearer <api_key>`. API keys are \
 random (at least 128 bits), shown once at creation and stored only as a keyed hash. A key \
@@ -64,16 +74,22 @@ Bad input always gets a 4xx and changes nothing; `500 internal_error` is never a
 input.
 
 **Idempotency.** `POST` accepts an optional `Idempotency-Key` (1-255 printable ASCII \
-characters), scoped to the merchant. A repeat with the same key and the same body within 24 \
+characters), scoped to the merchant and the route (the payment's capture, void and refunds \
+routes are each their own). A repeat with the same key and the same body within 24 \
 hours returns the status and body of the first answer with `Idempotent-Replayed: true`, \
 creates no payment and sends nothing to the bank; the same key with a different body is \
 `422 idempotency_key_reused`; a repeat while the first is still running is \
-`409 idempotency_in_progress`. Only a request that passed validation is stored.
+`409 idempotency_in_progress`. Only a request that passed validation is stored, and a \
+refused action (any `4xx`) stores nothing under its key: a retry is judged afresh.
 
 **Statuses.** `pending` (accepted, not yet acknowledged by the bank) -> `processing` \
 (acknowledged by the bank) -> `succeeded`, `declined` (with `decline_reason`) or `failed` \
-(the bank rejected the request as invalid, or forwarding gave up after its retries). The \
-last three are final."""
+(the bank rejected the request as invalid, or forwarding gave up after its retries). A \
+manual payment goes from `processing` to `authorized` (funds held until `capture_before`), \
+then to `succeeded` by a capture or `canceled` (with `cancellation_reason`) by a void or \
+the authorisation's expiry. `succeeded`, `declined`, `failed` and `canceled` are final; \
+refunds of a succeeded payment leave it `succeeded`. An action is `pending`, then \
+`succeeded` or `failed` (with `failure_reason`), both final."""
 
 ERRORS: dict[str, tuple[str, str, str]] = {
     # status: (response component, code, when)
@@ -102,6 +118,22 @@ ERRORS: dict[str, tuple[str, str, str]] = {
         "idempotency_in_progress",
         "A request with the same Idempotency-Key is still being processed; retry later.",
     ),
+    # The action routes' 409s: one response per status, so one component for every code.
+    "409 action": (
+        "ActionConflict",
+        "action_in_progress",
+        (
+            "The payment's state refuses the action (nothing is stored or sent), or the "
+            "Idempotency-Key's first request is still running. The code says which, the "
+            "first that applies in this order: `payment_unexpected_state` (the payment's "
+            "status does not allow this action), `action_in_progress` (a capture or void "
+            "of the payment is still pending), `authorization_expired` (a capture at or "
+            "after `capture_before`), `refund_limit_reached` (a 51st refund; failed ones "
+            "count), `amount_too_large` (a capture above the authorised amount, a refund "
+            "above what is still refundable, or `{}` with nothing refundable); and "
+            "`idempotency_in_progress`."
+        ),
+    ),
     "413": ("PayloadTooLarge", "payload_too_large", "The body is over 16 KiB (16384 bytes)."),
     "415": (
         "UnsupportedMediaType",
@@ -128,6 +160,7 @@ ERROR_MESSAGES = {
     "forbidden": "This API key cannot act for this merchant.",
     "not_found": "No such payment.",
     "idempotency_in_progress": "A request with this Idempotency-Key is still being processed.",
+    "action_in_progress": "A capture or void of this payment is still pending.",
     "payload_too_large": "The request body is larger than 16384 bytes.",
     "unsupported_media_type": "The request body must be application/json.",
     "idempotency_key_reused": "This Idempotency-Key was used with a different request body.",
@@ -161,6 +194,7 @@ VALIDATION_DETAILS = [
 SUBMIT_ERRORS = ("400", "401", "403", "409", "413", "415", "422", "500")
 GET_ERRORS = ("400", "401", "403", "404", "500")
 LIST_ERRORS = ("400", "401", "403", "500")
+ACTION_ERRORS = ("400", "401", "403", "404", "409 action", "413", "415", "422", "500")
 CURSOR = "A payment id of this merchant (another merchant's, or an unknown id, is `400`)."
 # The list's query parameters (SPEC §9): name -> (description, schema).
 LIST_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -326,10 +360,11 @@ def endpoint_error_responses() -> dict[str, Any]:
 
 
 def error_refs(statuses: tuple[str, ...], own: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The ``responses`` entries of an operation's error statuses; those in `own` from
-    ENDPOINT_ERRORS (the webhook endpoint routes)."""
+    """The ``responses`` entries of an operation's error statuses: each an ``ERRORS`` key
+    (the status, then optionally which of its components), or, for those in `own`, an
+    ``ENDPOINT_ERRORS`` key (the webhook endpoint routes)."""
     return {
-        status: {
+        status.split()[0]: {
             "$ref": "#/components/responses/"
             + (ENDPOINT_ERRORS if status in own else ERRORS)[status][0]
         }
@@ -457,6 +492,147 @@ def webhook_endpoint_paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]
     }
 
 
+def created_headers(location_example: str, what: str) -> dict[str, Any]:
+    """The headers of a POST's first answer: Location, and Idempotent-Replayed on a replay."""
+    return {
+        "Location": {
+            "description": f"The {what}'s URL.",
+            "required": True,
+            "schema": {"type": "string", "examples": [location_example]},
+        },
+        "Idempotent-Replayed": {
+            "description": (
+                "Present, with the value `true`, only when this answer replays the stored "
+                "answer to an earlier request with the same Idempotency-Key and body."
+            ),
+            "required": False,
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    }
+
+
+# The POST routes of a payment's actions: (path suffix, operation id, summary, description,
+# request schema).
+ACTION_POSTS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "capture",
+        "capturePayment",
+        "Capture an authorised payment",
+        (
+            "Captures all (`{}`) or part (`amount`) of an `authorized` manual payment, before "
+            "its `capture_before`. One capture per payment: a partial capture releases the "
+            "rest. When the capture succeeds the payment is `succeeded` with "
+            "`amount_captured`; when it fails the payment stays `authorized`."
+        ),
+        "CaptureRequest",
+    ),
+    (
+        "void",
+        "voidPayment",
+        "Void an authorised payment",
+        (
+            "Releases the hold of an `authorized` manual payment with no capture pending "
+            "(body `{}`). When the void succeeds the payment is `canceled` "
+            "(`requested_by_merchant`)."
+        ),
+        "VoidRequest",
+    ),
+    (
+        "refunds",
+        "refundPayment",
+        "Refund a succeeded payment",
+        (
+            "Refunds part (`amount`) or all that is still refundable (`{}`) of a `succeeded` "
+            "payment, with an optional `reason`. At most 50 refunds per payment (failed ones "
+            "count); succeeded plus pending refunds never exceed `amount_captured`, also "
+            "under concurrent requests. The payment stays `succeeded`; `amount_refunded` "
+            "grows as refunds succeed."
+        ),
+        "RefundRequest",
+    ),
+)
+
+
+def action_paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The paths of a payment's captures, voids, refunds and actions (SPEC §8)."""
+    base = "/merchant/{merchant_id}/payment/{payment_id}"
+    ids = [
+        {"$ref": "#/components/parameters/MerchantId"},
+        {"$ref": "#/components/parameters/PaymentId"},
+    ]
+    by_title = {schema.get("title"): schema for schema in schemas.values()}
+    action_content = json_content("ActionResource", by_title["ActionResource"]["examples"][0])
+    paths: dict[str, Any] = {}
+    for suffix, operation_id, summary, description, request in ACTION_POSTS:
+        examples = by_title[request]["examples"]
+        paths[f"{base}/{suffix}"] = {
+            "post": {
+                "tags": ["actions"],
+                "operationId": operation_id,
+                "summary": summary,
+                "description": (
+                    f"{description} Answers `202` with the pending action at once; the bank's "
+                    "answer comes later (read the action or the payment). Another merchant's "
+                    "payment is `404`."
+                ),
+                "parameters": [*ids, {"$ref": "#/components/parameters/IdempotencyKey"}],
+                "requestBody": {
+                    "required": True,
+                    "content": json_content(request, examples[-1]),
+                },
+                "responses": {
+                    "202": {
+                        "description": (
+                            "The action was accepted, stored and queued for the bank (or, "
+                            "with `Idempotent-Replayed: true`, the first answer to this "
+                            "Idempotency-Key replayed)."
+                        ),
+                        "headers": created_headers(ACTION_LOCATION_EXAMPLE, "action"),
+                        "content": action_content,
+                    },
+                    **error_refs(ACTION_ERRORS),
+                },
+            }
+        }
+    paths[f"{base}/actions"] = {
+        "get": {
+            "tags": ["actions"],
+            "operationId": "listActions",
+            "summary": "List a payment's actions",
+            "description": (
+                "Every capture, void and refund of the payment (the expiry's void included), "
+                "oldest first (`created_at`, then id)."
+            ),
+            "parameters": ids,
+            "responses": {
+                "200": {
+                    "description": "The payment's actions.",
+                    "content": json_content("ActionList", by_title["ActionList"]["examples"][1]),
+                },
+                **error_refs(GET_ERRORS),
+            },
+        }
+    }
+    paths[f"{base}/actions/{{action_id}}"] = {
+        "get": {
+            "tags": ["actions"],
+            "operationId": "getAction",
+            "summary": "Read an action",
+            "description": (
+                "One capture, void or refund of the payment. An id that is not a UUID is "
+                "`400`; an action the payment does not have, or another merchant's payment, "
+                "is `404`."
+            ),
+            "parameters": [*ids, {"$ref": "#/components/parameters/ActionId"}],
+            "responses": {
+                "200": {"description": "The action.", "content": action_content},
+                **error_refs(GET_ERRORS),
+            },
+        }
+    }
+    return paths
+
+
 EVENT_CURSOR = "An event id of this merchant (another merchant's, or an unknown id, is `400`)."
 
 
@@ -574,6 +750,10 @@ def build_document() -> dict[str, Any]:
             {"name": "payments", "description": "Submit card payments and read them."},
             {"name": "events", "description": "What happened to the merchant's payments."},
             {
+                "name": "actions",
+                "description": "Capture, void and refund a payment; read its actions.",
+            },
+            {
                 "name": "webhook endpoints",
                 "description": "Where the gateway sends a merchant's events, signed.",
             },
@@ -607,25 +787,7 @@ def build_document() -> dict[str, Any]:
                                 "`Idempotent-Replayed: true`, the first answer to this "
                                 "Idempotency-Key replayed)."
                             ),
-                            "headers": {
-                                "Location": {
-                                    "description": "The payment's URL.",
-                                    "required": True,
-                                    "schema": {
-                                        "type": "string",
-                                        "examples": [LOCATION_EXAMPLE],
-                                    },
-                                },
-                                "Idempotent-Replayed": {
-                                    "description": (
-                                        "Present, with the value `true`, only when this answer "
-                                        "replays the stored answer to an earlier request with "
-                                        "the same Idempotency-Key and body."
-                                    ),
-                                    "required": False,
-                                    "schema": {"type": "string", "enum": ["true"]},
-                                },
-                            },
+                            "headers": created_headers(LOCATION_EXAMPLE, "payment"),
                             "content": payment_content,
                         },
                         **error_refs(SUBMIT_ERRORS),
@@ -679,6 +841,7 @@ def build_document() -> dict[str, Any]:
                 }
             },
             **events_paths(schemas),
+            **action_paths(schemas),
             **webhook_endpoint_paths(schemas),
         },
         "components": {
@@ -712,13 +875,20 @@ def build_document() -> dict[str, Any]:
                     "description": "The webhook endpoint's id, as returned by its creation.",
                     "schema": schema_ref("Uuid"),
                 },
+                "ActionId": {
+                    "name": "action_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The action's id, as returned by its capture, void or refund.",
+                    "schema": schema_ref("Uuid"),
+                },
                 "IdempotencyKey": {
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": False,
                     "description": (
-                        "Makes the request safe to retry: scoped to the merchant, remembered "
-                        "for 24 hours."
+                        "Makes the request safe to retry: scoped to the merchant and the "
+                        "route, remembered for 24 hours."
                     ),
                     "schema": schema_ref("IdempotencyKey"),
                 },

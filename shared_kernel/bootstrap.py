@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from shared_kernel.application.forward_action import ForwardAction
     from shared_kernel.application.forward_delivery import ForwardDelivery
     from shared_kernel.application.forward_payment import ForwardPayment
+    from shared_kernel.application.get_action import GetAction, ListActions
     from shared_kernel.application.get_payment import GetPayment, LookUpPayment
     from shared_kernel.application.idempotent_submit import IdempotentSubmit
     from shared_kernel.application.list_events import GetEvent, ListEvents
@@ -52,6 +53,11 @@ if TYPE_CHECKING:
     from shared_kernel.application.reconcile import Reconcile
     from shared_kernel.application.record_events import RecordEvents
     from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
+    from shared_kernel.application.request_action import (
+        RequestCapture,
+        RequestRefund,
+        RequestVoid,
+    )
     from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
     from shared_kernel.application.submit_payment import SubmitPayment
     from shared_kernel.application.webhook_endpoints import (
@@ -315,6 +321,53 @@ class Gateway:
         return SubmitOncePerKey(
             self.submit_payment, self.get_payment, idempotent=lambda: self.idempotent_submit
         )
+
+    def _action_parts(self) -> dict[str, Any]:
+        # What every action request takes; the idempotency use case only once a request
+        # comes with a key.
+        return {
+            "repository": self.payments,
+            "queue": self.queue,
+            "clock": self.clock,
+            "new_id": new_uuid,
+            "idempotent": lambda: self.idempotent_submit,
+            "metrics": self.metrics,
+        }
+
+    @cached_property
+    def request_capture(self) -> RequestCapture:
+        """Use case: capture an authorised payment (SPEC §8)."""
+        from shared_kernel.application.request_action import RequestCapture
+
+        return RequestCapture(**self._action_parts())
+
+    @cached_property
+    def request_void(self) -> RequestVoid:
+        """Use case: void an authorised payment (SPEC §8)."""
+        from shared_kernel.application.request_action import RequestVoid
+
+        return RequestVoid(**self._action_parts())
+
+    @cached_property
+    def request_refund(self) -> RequestRefund:
+        """Use case: refund a succeeded payment (SPEC §8)."""
+        from shared_kernel.application.request_action import RequestRefund
+
+        return RequestRefund(**self._action_parts())
+
+    @cached_property
+    def get_action(self) -> GetAction:
+        """Use case: read one of a payment's actions."""
+        from shared_kernel.application.get_action import GetAction
+
+        return GetAction(self.payments)
+
+    @cached_property
+    def list_actions(self) -> ListActions:
+        """Use case: a payment's actions, oldest first."""
+        from shared_kernel.application.get_action import ListActions
+
+        return ListActions(self.payments)
 
     @cached_property
     def get_payment(self) -> GetPayment:

@@ -25,10 +25,16 @@ from shared_kernel.application.errors import (
     IdempotencyKeyReused,
 )
 from shared_kernel.domain.errors import (
+    ActionInProgress,
+    ActionNotFound,
+    AmountTooLarge,
+    AuthorizationExpired,
     EndpointLimitReached,
     EndpointNotFound,
     FieldError,
     PaymentNotFound,
+    PaymentUnexpectedState,
+    RefundLimitReached,
     ValidationError,
 )
 from shared_kernel.domain.ids import parse_uuid
@@ -68,6 +74,16 @@ def payment_resource(payment: PaymentRequest) -> dict[str, Any]:
         "decline_reason": payment.decline_reason.value if payment.decline_reason else None,
         "amount": payment.money.amount,
         "currency": payment.money.currency,
+        "capture_method": payment.capture_method.value,
+        "amount_captured": payment.amount_captured,
+        "amount_refunded": payment.amount_refunded,
+        "amount_refundable": payment.amount_refundable,
+        "capture_before": None
+        if payment.capture_before is None
+        else timestamp(payment.capture_before),
+        "cancellation_reason": (
+            None if payment.cancellation_reason is None else payment.cancellation_reason.value
+        ),
         "card": {
             "last4": payment.card.last4,
             "brand": payment.card.brand,
@@ -167,11 +183,17 @@ def idempotency_key(event: Mapping[str, Any]) -> tuple[str | None, list[FieldErr
 
 def created_resource(payment: PaymentRequest) -> dict[str, Any]:
     """The payment resource as it was when the payment was accepted (pending, no decline
-    reason, unchanged since `created_at`), whatever has happened to it since."""
+    reason, nothing captured, refunded or canceled, unchanged since `created_at`), whatever
+    has happened to it since."""
     return {
         **payment_resource(payment),
         "status": PaymentStatus.PENDING.value,
         "decline_reason": None,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "amount_refundable": 0,
+        "capture_before": None,
+        "cancellation_reason": None,
         "updated_at": timestamp(payment.created_at),
     }
 
@@ -197,10 +219,24 @@ def submission(event: Mapping[str, Any], today: date) -> Submission:
 def submitted_response(submitted: Submitted) -> dict[str, Any]:
     """The 201 answer, the same first and on every replay: the resource as accepted and its
     Location; a replay also says `Idempotent-Replayed: true`."""
-    headers = {"Location": payment_location(submitted.payment)}
-    if submitted.replayed:
+    return first_answer(
+        201,
+        created_resource(submitted.payment),
+        payment_location(submitted.payment),
+        submitted.replayed,
+    )
+
+
+def first_answer(
+    status: int, resource: Mapping[str, Any], location: str, replayed: bool
+) -> dict[str, Any]:
+    """The answer to a POST that created something, the same first and on every replay:
+    `status`, the resource as created and its Location; a replay (the first answer to its
+    Idempotency-Key given again) also says `Idempotent-Replayed: true`."""
+    headers = {"Location": location}
+    if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return respond(201, created_resource(submitted.payment), headers)
+    return respond(status, resource, headers)
 
 
 def payment_lookup(event: Mapping[str, Any]) -> tuple[UUID, UUID]:
@@ -325,6 +361,11 @@ ALLOWED_METHODS = {
     "/merchant/{merchant_id}/webhook-endpoints": "GET, POST",
     "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}": "DELETE",
     "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}/rotate-secret": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/capture": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/void": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/refunds": "POST",
+    "/merchant/{merchant_id}/payment/{payment_id}/actions": "GET",
+    "/merchant/{merchant_id}/payment/{payment_id}/actions/{action_id}": "GET",
 }
 
 
@@ -348,6 +389,15 @@ http_errors = apigateway.http_errors(
         EndpointLimitReached: lambda _: HttpError(
             409, "endpoint_limit_reached", "this merchant already has 16 webhook endpoints"
         ),
+        ActionNotFound: lambda _: HttpError(404, "not_found", "no such action"),
+        # SPEC §8's refusals (each class's `code`, tested); the message says why.
+        PaymentUnexpectedState: lambda error: HttpError(
+            409, "payment_unexpected_state", str(error)
+        ),
+        ActionInProgress: lambda error: HttpError(409, "action_in_progress", str(error)),
+        AuthorizationExpired: lambda error: HttpError(409, "authorization_expired", str(error)),
+        RefundLimitReached: lambda error: HttpError(409, "refund_limit_reached", str(error)),
+        AmountTooLarge: lambda error: HttpError(409, "amount_too_large", str(error)),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",

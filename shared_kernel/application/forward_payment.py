@@ -23,6 +23,7 @@ from shared_kernel.application.retrying import update_payment, update_payment_un
 from shared_kernel.domain.errors import PaymentNotFound
 from shared_kernel.domain.payment import (
     AUTHORIZATION_VALIDITY,
+    CaptureMethod,
     FailureReason,
     PaymentRequest,
     PaymentStatus,
@@ -89,6 +90,7 @@ class ForwardPayment:
             expiry=payment.card.expiry,
             money=payment.money,
             correlation_id=payment.correlation_id,
+            capture=payment.capture_method is CaptureMethod.AUTOMATIC,
         )
         try:
             acceptance = self.bank.submit(request)

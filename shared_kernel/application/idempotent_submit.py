@@ -1,4 +1,6 @@
-"""Use case: run a submission at most once per (merchant, Idempotency-Key), replaying its answer.
+"""Use case: run a submission at most once per (merchant, route, Idempotency-Key), replaying
+its answer. Used by the payment submit (its route is the default scope) and by the captures,
+voids and refunds of a payment (scoped to the payment's action route).
 
 A request that passed validation first claims its scope with a conditional write (never
 read-then-write); the claim is the only idempotency write. It carries the id the submission
@@ -10,7 +12,10 @@ since the lock outlives the function's timeout), in which case the claim is take
 another conditional write and the submission resumes with the same id. A submission that
 raises releases its claim: its lock ends at once, so a retry runs without waiting, with the
 same submission id (the failure may have come after the payment was stored, e.g. a lost
-PutItem answer, and then the retry replays it).
+PutItem answer, and then the retry replays it). A submission that raises one of the caller's
+`refusals` (a 4xx decided after the claim: an action the payment's state refuses) stored
+nothing, so its claim is forgotten instead: a retry with the key, whatever its body, is
+judged afresh.
 
 The request hash is an HMAC-SHA256 keyed with a secret over the canonical JSON of the body:
 the body holds a card number, and an unkeyed hash of a card number is card data.
@@ -47,9 +52,16 @@ _CLAIM_ROUNDS = 3
 Answer = TypeVar("Answer")
 
 
-def scope_of(merchant_id: UUID, key: str) -> str:
-    """The record key of a merchant's Idempotency-Key: `<merchant_id>#<key>`."""
-    return f"{merchant_id}#{key}"
+def scope_of(merchant_id: UUID, key: str, route: str | None = None) -> str:
+    """The record key of a merchant's Idempotency-Key: `<merchant_id>#<key>` for the submit
+    route, `<merchant_id>/<route>#<key>` for another (e.g. `payment/<id>/refunds`). The
+    character after the merchant's UUID tells the two apart, and a route holds no `#`, so no
+    key of one route can name another route's scope."""
+    if route is None:
+        return f"{merchant_id}#{key}"
+    if "#" in route:
+        raise ValueError("a route holds no '#'")
+    return f"{merchant_id}/{route}#{key}"
 
 
 def request_hash(secret: bytes, body: Mapping[str, object]) -> str:
@@ -94,20 +106,27 @@ class IdempotentSubmit:
         body: Mapping[str, object],
         submit: Callable[[UUID, bool], Answer],
         replay: Callable[[UUID], Answer | None],
+        *,
+        route: str | None = None,
+        refusals: tuple[type[BaseException], ...] = (),
     ) -> IdempotentAnswer[Answer]:
         """The fresh or replayed answer; `submit(submission_id, resumed)` runs at most once
         per claim, `resumed` when an abandoned claim was taken over; `replay(submission_id)`
-        answers a repeat once the payment is stored.
+        answers a repeat once the answer's object is stored. `route` scopes the key (None:
+        the submit route); a `refusals` error from `submit` forgets the claim.
 
         Raises IdempotencyKeyReused (same key, different body) or IdempotencyInProgress
         (the first request with this key is still running).
         """
-        scope = scope_of(merchant_id, key)
+        scope = scope_of(merchant_id, key, route)
         claimed = self._claim(scope, request_hash(self.secret, body), replay)
         if isinstance(claimed, IdempotentAnswer):
             return claimed
         try:
             answer = submit(claimed.submission_id, claimed.resumed)
+        except refusals:
+            self.store.forget(scope, claimed.owner)
+            raise
         except BaseException:
             self.store.release(scope, claimed.owner, self.clock.now())
             raise

@@ -323,6 +323,10 @@ class IdempotencyStore(Protocol):
         """Let a retry take the record over at once (its lock set to `now`) if `owner` still
         holds it; the record keeps its submission id for the retry to resume."""
 
+    def forget(self, scope: str, owner: str) -> None:
+        """Delete the record if `owner` still holds it (else leave it): its request was
+        refused and stored nothing, so the key is free again."""
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:

@@ -50,6 +50,12 @@ PAYMENT: dict[str, Any] = {
     "decline_reason": None,
     "amount": 1050,
     "currency": "GBP",
+    "capture_method": "automatic",
+    "amount_captured": 0,
+    "amount_refunded": 0,
+    "amount_refundable": 0,
+    "capture_before": None,
+    "cancellation_reason": None,
     "card": {"last4": "4242", "brand": "visa", "expiry_month": 12, "expiry_year": 2030},
     "reference": "order-1234",
     "created_at": "2026-11-26T10:00:00Z",
@@ -762,19 +768,17 @@ def test_the_payment_resources_money_fields_follow_its_status(
     assert [expected] == validate("payment-resource", payment)
 
 
-def test_the_payment_resources_money_fields_are_not_required_yet() -> None:
-    """The resource the API answers today (without the new fields) stays valid."""
-    assert ([], []) == (
-        validate("payment-resource", PAYMENT),
-        validate("payment-resource", with_changes(PAYMENT, status="authorized")),
-    )
+@pytest.mark.parametrize("name", sorted(MONEY_FIELDS))
+def test_the_payment_resources_money_fields_are_required(name: str) -> None:
+    """Every payment resource shows each money-movement field (null where it has none)."""
+    payment = {key: value for key, value in PAYMENT.items() if key != name}
+    assert [FieldError(name, "is required")] == validate("payment-resource", payment)
 
 
-def test_a_submit_may_not_ask_for_manual_capture_yet() -> None:
-    """capture_method manual is refused until the gateway can capture later."""
-    assert [
-        FieldError("capture_method", "must be automatic (manual capture is not open yet)")
-    ] == validate("submit-payment-request", {**SUBMIT, "capture_method": "manual"})
+@pytest.mark.parametrize("capture_method", ["automatic", "manual"])
+def test_a_submit_may_ask_for_either_capture_method(capture_method: str) -> None:
+    """capture_method automatic and manual are both accepted by the submit contract."""
+    assert [] == validate("submit-payment-request", {**SUBMIT, "capture_method": capture_method})
 
 
 @pytest.mark.parametrize("code", ACTION_CODES)

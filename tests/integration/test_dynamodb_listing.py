@@ -12,10 +12,18 @@ import pytest
 
 from shared_kernel.adapters.dynamodb.models import PAYMENTS_BY_MERCHANT_INDEX
 from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
+from shared_kernel.api.merchant import payment_resource
 from shared_kernel.application.list_payments import ListPayments, PaymentListing
 from shared_kernel.application.ports import PaymentFilters, PaymentPage
 from shared_kernel.domain.errors import ValidationError
-from shared_kernel.domain.payment import DeclineReason, Outcome, PaymentRequest, PaymentStatus
+from shared_kernel.domain.money_movements import request_capture, request_refund, settle_action
+from shared_kernel.domain.payment import (
+    CaptureMethod,
+    DeclineReason,
+    Outcome,
+    PaymentRequest,
+    PaymentStatus,
+)
 
 from .conftest import ClientFactory, DynamoRequests, Tables
 from .test_dynamodb_payments import a_payment as stored_payment
@@ -259,3 +267,28 @@ def test_the_listing_indexes_hold_the_resource_but_never_the_sealed_card(
         "updated_at",
     )
     assert [getattr(payment, f) for f in shown] == [getattr(listed, f) for f in shown]
+
+
+@pytest.mark.parametrize("filters", [PaymentFilters(), PaymentFilters(PaymentStatus.SUCCEEDED)])
+def test_a_listed_payment_shows_its_money_movements_as_read_alone(
+    repository: DynamoPaymentRepository,
+    stored: Callable[..., list[PaymentRequest]],
+    filters: PaymentFilters,
+) -> None:
+    """A manual payment captured in part with a refund pending is listed (from either
+    index) with the same resource as its own read: captured, refunded, refundable."""
+    (payment,) = stored(SECOND, capture_method=CaptureMethod.MANUAL)
+    payment = repository.get(payment.id)
+    payment.apply(Outcome(PaymentStatus.AUTHORIZED), SECOND + timedelta(seconds=1))
+    capture = request_capture(payment, 800, SECOND + timedelta(seconds=2), action_id=uuid4())
+    repository.save(payment, [capture.action])
+    payment = repository.get(payment.id)
+    settle_action(payment, capture.action, True, SECOND + timedelta(seconds=3))
+    refund = request_refund(payment, 300, None, SECOND + timedelta(seconds=4), action_id=uuid4())
+    repository.save(payment, [capture.action, refund.action])
+
+    (listed,) = ListPayments(repository)(PaymentListing(MERCHANT, filters=filters)).payments
+
+    expected = payment_resource(repository.get(payment.id))
+    assert (800, 500) == (expected["amount_captured"], expected["amount_refundable"])
+    assert expected == payment_resource(listed)

@@ -118,3 +118,24 @@ def test_take_over_is_conditional_on_the_stale_owner(store: IdempotencyStore) ->
 def test_get_of_an_unknown_scope_is_none(store: IdempotencyStore) -> None:
     """No record, None."""
     assert store.get("nobody#nothing") is None
+
+
+def test_forget_deletes_the_owners_record(store: IdempotencyStore) -> None:
+    """Forget by the owner removes the record: the scope can be claimed afresh."""
+    store.claim(claim())
+
+    store.forget(SCOPE, "owner-1")
+
+    assert (None, True) == (store.get(SCOPE), store.claim(claim("owner-2", "h2")))
+
+
+def test_only_the_owner_forgets(store: IdempotencyStore) -> None:
+    """A forget by a claim that does not hold the record (it was taken over) changes
+    nothing; forgetting an absent scope creates nothing."""
+    store.claim(claim())
+
+    store.forget(SCOPE, "intruder")
+    store.forget("nobody#nothing", "owner-1")
+
+    record = store.get(SCOPE)
+    assert ("owner-1", None) == (record.owner if record else None, store.get("nobody#nothing"))

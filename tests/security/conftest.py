@@ -17,7 +17,7 @@ import pytest
 from tests.security.support import FIGURES
 
 _FIGURE_LABELS = {
-    "sentinel_submissions": "sentinel requests sent (submit, invalid submit, replay, callback)",
+    "sentinel_submissions": "sentinel requests sent (submit, invalid, replay, callback, actions)",
     "sentinel_places_scanned": "places searched (answers, log lines, items, queue messages)",
     "sentinel_card_hits": "plain-text hits of the sentinel card number",
     "sentinel_cvv_hits": "hits of the sentinel CVV",

@@ -49,7 +49,9 @@ EVENT_ID = "{event_id}"
 
 
 def valid_body(template: str) -> dict[str, Any]:
-    """A valid body for a POST on `template`."""
+    """A valid body for a POST on `template`: `{}` for a payment's capture, void or refunds."""
+    if "{payment_id}" in template:
+        return {}
     if template.endswith("/webhook-endpoints"):
         return {"url": "http://127.0.0.1:3003/webhooks/bola", "enabled_events": ["*"]}
     if template.endswith("/rotate-secret"):
@@ -58,12 +60,20 @@ def valid_body(template: str) -> dict[str, Any]:
 
 
 def call(
-    api: httpx.Client, method: str, template: str, merchant_id: str, object_id: str, **kw: Any
+    api: httpx.Client,
+    method: str,
+    template: str,
+    merchant_id: str,
+    object_id: str,
+    action_id: str | None = None,
+    **kw: Any,
 ) -> httpx.Response:
     """One request on a route, with the path's ids filled in (`object_id` is the payment,
-    event or webhook endpoint the route names) and a valid body for POSTs."""
+    event or webhook endpoint the route names; an unknown action id unless given) and a
+    valid body for POSTs."""
     path = template.replace("{merchant_id}", merchant_id).replace("{payment_id}", object_id)
     path = path.replace(ENDPOINT_ID, object_id).replace(EVENT_ID, object_id)
+    path = path.replace("{action_id}", action_id or str(uuid.uuid4()))
     if method in ("POST", "PUT", "PATCH"):
         kw.setdefault("json", valid_body(template))
     return api.request(method, path, **kw)
@@ -89,6 +99,13 @@ def test_the_matrix_covers_the_merchant_api() -> None:
     assert ("GET", "/merchant/{merchant_id}/payment/{payment_id}") in ROUTES
     assert ("POST", "/merchant/{merchant_id}/webhook-endpoints") in ROUTES
     assert ("DELETE", "/merchant/{merchant_id}/webhook-endpoints/{endpoint_id}") in ROUTES
+    assert {
+        ("POST", "/merchant/{merchant_id}/payment/{payment_id}/capture"),
+        ("POST", "/merchant/{merchant_id}/payment/{payment_id}/void"),
+        ("POST", "/merchant/{merchant_id}/payment/{payment_id}/refunds"),
+        ("GET", "/merchant/{merchant_id}/payment/{payment_id}/actions"),
+        ("GET", "/merchant/{merchant_id}/payment/{payment_id}/actions/{action_id}"),
+    } <= set(ROUTES)
     assert all("{merchant_id}" in path for _, path in ROUTES)
 
 
@@ -136,15 +153,39 @@ def endpoints(api: httpx.Client, merchant: Any, other_merchant: Any) -> dict[str
     return one_each(api, (merchant, other_merchant), "webhook-endpoints")
 
 
-def stored_state(stack: LocalStack, api: httpx.Client, merchants: list[Any]) -> dict[str, Any]:
-    """Each merchant's stored payment ids and webhook endpoints (read with its own key)."""
-    return {
-        m.id: (
+@pytest.fixture(scope="module")
+def refunds(
+    api: httpx.Client, merchant: Any, other_merchant: Any, payments: dict[str, str]
+) -> dict[str, str]:
+    """A refund of 1 of each merchant's payment once it succeeded: action id by payment id."""
+    found = {}
+    for owner in (merchant, other_merchant):
+        payment_id = payments[owner.id]
+        path = f"/merchant/{owner.id}/payment/{payment_id}"
+        deadline = time.monotonic() + 45
+        while api.get(path, headers=auth(owner.api_key)).json()["status"] != "succeeded":
+            assert time.monotonic() < deadline, "the payment did not succeed"
+            time.sleep(0.25)
+        response = api.post(f"{path}/refunds", json={"amount": 1}, headers=auth(owner.api_key))
+        assert 202 == response.status_code, response.text
+        found[payment_id] = response.json()["id"]
+    return found
+
+
+def stored_state(
+    stack: LocalStack, api: httpx.Client, merchants: list[Any], payments: dict[str, str]
+) -> dict[str, Any]:
+    """Each merchant's stored payment ids, webhook endpoints and its payment's action ids
+    (read with its own key)."""
+    state = {}
+    for m in merchants:
+        actions = f"/merchant/{m.id}/payment/{payments[m.id]}/actions"
+        state[m.id] = (
             stored_payment_ids(stack, m.id),
             api.get(f"/merchant/{m.id}/webhook-endpoints", headers=auth(m.api_key)).json(),
+            [a["id"] for a in api.get(actions, headers=auth(m.api_key)).json()["data"]],
         )
-        for m in merchants
-    }
+    return state
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
@@ -156,19 +197,26 @@ def test_another_merchants_key_is_refused_on_every_route(
     payments: dict[str, str],
     endpoints: dict[str, str],
     events: dict[str, str],
+    refunds: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """Each merchant's key on the other's path (with the path owner's own payment, event or
-    webhook endpoint, a random id, and the key owner's own) is 403 or 404; nothing is
-    created, changed, deleted or shown."""
+    """Each merchant's key on the other's path (with the path owner's own payment, its
+    refund, event or webhook endpoint, a random id, and the key owner's own) is 403 or 404;
+    nothing is created (no payment, no action, no endpoint), changed, deleted or shown."""
     refused = []
     objects = objects_of(template, payments, endpoints, events)
-    before = stored_state(stack, api, [merchant, other_merchant])
+    before = stored_state(stack, api, [merchant, other_merchant], payments)
     for owner, intruder in ((merchant, other_merchant), (other_merchant, merchant)):
         for payment_id in (objects[owner.id], objects[intruder.id], str(uuid.uuid4())):
             response = call(
-                api, method, template, owner.id, payment_id, headers=auth(intruder.api_key)
+                api,
+                method,
+                template,
+                owner.id,
+                payment_id,
+                refunds.get(payment_id),
+                headers=auth(intruder.api_key),
             )
             FIGURES["bola_pairs"] += 1
             ok = response.status_code in (403, 404) and "error" in response.json()
@@ -177,7 +225,7 @@ def test_another_merchants_key_is_refused_on_every_route(
             assert payment_id not in response.text or payment_id in template, response.text
 
     assert all(refused)
-    assert before == stored_state(stack, api, [merchant, other_merchant])
+    assert before == stored_state(stack, api, [merchant, other_merchant], payments)
 
 
 @pytest.mark.parametrize(
@@ -190,23 +238,28 @@ def test_another_merchants_object_under_ones_own_path_is_404(
     other_merchant: Any,
     payments: dict[str, str],
     endpoints: dict[str, str],
+    refunds: dict[str, str],
     method: str,
     template: str,
 ) -> None:
-    """A merchant naming the other's payment or webhook endpoint under its own path: 404,
-    never the object, and the other's endpoint is neither deleted nor rotated."""
+    """A merchant naming the other's payment (and its refund) or webhook endpoint under its
+    own path: 404, never the object; no action is created and the other's endpoint is
+    neither deleted nor rotated."""
     statuses = []
     # Event routes have their own test below (an event is recorded, not created).
     objects = objects_of(template, payments, endpoints, events={})
-    before = stored_state(stack, api, [merchant, other_merchant])
+    before = stored_state(stack, api, [merchant, other_merchant], payments)
     for me, them in ((merchant, other_merchant), (other_merchant, merchant)):
-        response = call(api, method, template, me.id, objects[them.id], headers=auth(me.api_key))
+        theirs = objects[them.id]
+        response = call(
+            api, method, template, me.id, theirs, refunds.get(theirs), headers=auth(me.api_key)
+        )
         FIGURES["bola_pairs"] += 1
         FIGURES["bola_failures"] += 0 if response.status_code == 404 else 1
         statuses.append((response.status_code, response.json()["error"]["code"]))
 
     assert [(404, "not_found")] * 2 == statuses
-    assert before == stored_state(stack, api, [merchant, other_merchant])
+    assert before == stored_state(stack, api, [merchant, other_merchant], payments)
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{event_id}" in r[1]])

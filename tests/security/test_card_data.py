@@ -51,6 +51,7 @@ class SentinelRun:
     final: dict[str, Any] = field(default_factory=dict)
     # The events of the sentinel's payments (SPEC §10), as the events API answers them.
     events: list[dict[str, Any]] = field(default_factory=list)
+    action_ids: list[str] = field(default_factory=list)
 
     def hits(self, texts: list[str]) -> tuple[list[str], list[str]]:
         """(texts holding the card number, texts holding the CVV)."""
@@ -168,6 +169,28 @@ def sentinel(
         run.final[payment_id] = wait_status(api, merchant.id, merchant.api_key, payment_id)
     run.events = _events_of(api, merchant, run.final)
     run.responses += [json.dumps(event) for event in run.events]
+    # The action routes: card data smuggled into refund, capture and void bodies (400), a
+    # refund accepted and replayed (its queue message peeked), the payment's actions read.
+    actions = f"/merchant/{merchant.id}/payment/{run.payment_ids[0]}"
+    with forwarder_paused(stack):
+        for route, smuggling in (
+            ("refunds", {"amount": 1, "reason": run.cvv, run.card: run.cvv}),
+            ("capture", {"amount": 1, "card_number": run.card}),
+            ("void", {"cvv": run.cvv}),
+        ):
+            response = record(api.post(f"{actions}/{route}", json=smuggling, headers=mine))
+            assert 400 == response.status_code, response.text
+        refund_key = {**mine, "Idempotency-Key": f"security-{uuid.uuid4()}"}
+        for _ in range(2):
+            response = record(
+                api.post(f"{actions}/refunds", json={"amount": 1}, headers=refund_key)
+            )
+            assert 202 == response.status_code, response.text
+        run.action_ids.append(response.json()["id"])
+        run.messages += _peek_queues(stack, set(run.action_ids))
+    for read in (f"{actions}/actions", f"{actions}/actions/{run.action_ids[0]}"):
+        response = record(api.get(read, headers=auth(merchant.api_key)))
+        assert 200 == response.status_code, response.text
     # The callback path: a signed update smuggling card data (400), an unsigned one (401).
     settled = run.final[run.payment_ids[0]]
     smuggled = json.dumps(update_for(settled, "PAID", card_number=run.card, cvv=run.cvv)).encode()
@@ -186,6 +209,8 @@ def test_the_sentinel_payment_was_paid_and_its_messages_were_seen(sentinel: Sent
     assert sentinel.replayed, "the idempotent replay path was not exercised"
     for payment_id in sentinel.payment_ids:
         assert any(payment_id in m for m in sentinel.messages), "queue message not peeked"
+    for action_id in sentinel.action_ids:
+        assert any(action_id in m for m in sentinel.messages), "action message not peeked"
 
 
 def test_no_answer_holds_the_card_number_or_cvv(sentinel: SentinelRun) -> None:

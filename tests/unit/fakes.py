@@ -548,6 +548,13 @@ class InMemoryIdempotencyStore:
         if record is not None and record.owner == owner:
             self.records[scope] = replace(record, locked_until=now)
 
+    def forget(self, scope: str, owner: str) -> None:
+        """Delete the record if `owner` still holds it."""
+        self._interleave()
+        record = self.records.get(scope)
+        if record is not None and record.owner == owner:
+            del self.records[scope]
+
 
 @dataclass
 class SubmitWiring:

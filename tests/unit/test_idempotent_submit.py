@@ -466,3 +466,68 @@ def test_submit_payment_resuming_an_id_never_stored_stores_it(
     payment = submit(MERCHANT_ID, SPEC_BODY, "corr-1", payment_id=SUBMISSION, resume=True)
 
     assert (SUBMISSION, [SUBMISSION]) == (payment.id, [m.payment_id for m in queue.messages])
+
+
+class Refused(Exception):
+    """The submission was refused (a 4xx decided after the claim) and stored nothing."""
+
+
+ROUTE = "payment/3e0a9c1d-5b7f-4a2e-8c6d-9f0e1d2c3b4a/refunds"
+
+
+def test_the_key_is_scoped_per_route(idempotent: IdempotentSubmit, payments: Payments) -> None:
+    """The same merchant's key on another route is another scope: each runs on its own, and
+    a repeat on a route replays that route's answer."""
+    submitted = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay)
+    refunded = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay, route=ROUTE)
+    again = idempotent(MERCHANT, KEY, BODY, payments.submit, payments.replay, route=ROUTE)
+
+    assert (2, False, IdempotentAnswer(refunded.answer, replayed=True)) == (
+        payments.runs,
+        refunded.replayed,
+        again,
+    )
+    assert submitted.answer != refunded.answer
+
+
+def test_no_key_of_the_submit_route_names_another_routes_scope() -> None:
+    """A submit key spelling `<route>#<key>` cannot reach that route's scope, and a route
+    holding `#` is refused."""
+    assert scope_of(MERCHANT, f"{ROUTE}#{KEY}") != scope_of(MERCHANT, KEY, ROUTE)
+    with pytest.raises(ValueError):
+        scope_of(MERCHANT, KEY, "payment#x")
+
+
+def test_a_refused_submission_forgets_its_claim(
+    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, payments: Payments
+) -> None:
+    """A refusal propagates and leaves no record under the key: a retry with another body is
+    judged afresh (no key-reused error) and runs."""
+
+    def refusing(submission_id: UUID, resumed: bool) -> Answer:
+        raise Refused
+
+    with pytest.raises(Refused):
+        idempotent(MERCHANT, KEY, BODY, refusing, payments.replay, route=ROUTE, refusals=(Refused,))
+    assert {} == store.records
+
+    other_body = {**BODY, "amount": 1}
+    answer = idempotent(MERCHANT, KEY, other_body, payments.submit, payments.replay, route=ROUTE)
+    assert (False, 1) == (answer.replayed, payments.runs)
+
+
+def test_an_error_that_is_no_refusal_still_releases_the_claim(
+    idempotent: IdempotentSubmit, store: InMemoryIdempotencyStore, clock: FixedClock
+) -> None:
+    """Only the named refusals forget: another error keeps the record (lock ended), since
+    the submission may have stored its answer before failing."""
+
+    def failing(submission_id: UUID, resumed: bool) -> Answer:
+        raise Boom
+
+    with pytest.raises(Boom):
+        idempotent(
+            MERCHANT, KEY, BODY, failing, Payments().replay, route=ROUTE, refusals=(Refused,)
+        )
+    record = store.records[scope_of(MERCHANT, KEY, ROUTE)]
+    assert clock.now() == record.locked_until

@@ -3,7 +3,8 @@
 `pk` is `<merchant_id>#<key>`. `expires_at` is the table's TTL attribute (epoch seconds);
 DynamoDB deletes expired items only eventually, so a claim also overwrites an item whose
 `expires_at` has passed. `owner` is the random token of the claim holding the item: taking
-over and releasing (ending the lock at once) are conditional on it, so a claim that was
+over, releasing (ending the lock at once) and forgetting (deleting the record of a refused
+request) are conditional on it, so a claim that was
 taken over can change nothing. The claim is the item's only full write; no answer is
 stored (a replay rebuilds it from the payment stored under `submission_id`), and the
 request is kept only as a keyed hash.
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from pynamodb.attributes import Attribute, TTLAttribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -116,6 +117,14 @@ class DynamoIdempotencyStore:
         self._update(
             scope, [IdempotencyModel.locked_until.set(now)], IdempotencyModel.owner == owner
         )
+
+    def forget(self, scope: str, owner: str) -> None:
+        """DeleteItem if `owner` still holds the record (else leave it)."""
+        try:
+            self._table.delete(scope, IdempotencyModel.owner == owner)
+        except DeleteError as error:
+            if error.cause_response_code != CONDITIONAL_CHECK_FAILED:
+                raise
 
     def _update(self, scope: str, actions: list[Action], condition: Condition) -> bool:
         try:

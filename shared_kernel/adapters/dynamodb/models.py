@@ -51,6 +51,14 @@ LISTED_ATTRIBUTES = [
     "decline_reason",
     "created_at",
     "updated_at",
+    # The money-movement fields of the resource (SPEC §8); amount_refund_pending for
+    # amount_refundable.
+    "capture_method",
+    "amount_captured",
+    "amount_refunded",
+    "amount_refund_pending",
+    "capture_before",
+    "cancellation_reason",
 ]
 # The one hash key value of the open-payments index (see OpenPaymentsIndex on its limit).
 OPEN_SHARD = "open"

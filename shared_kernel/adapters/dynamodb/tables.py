@@ -148,6 +148,10 @@ class Table(Generic[M]):
             self.name, self.key(hash_key), actions=actions, condition=condition, return_values=NONE
         )
 
+    def delete(self, hash_key: Any, condition: Condition) -> None:
+        """DeleteItem if `condition` holds."""
+        self.connection.delete_item(self.name, self.key(hash_key), condition=condition)
+
     def put_request(self, item: M, condition: Condition) -> dict[str, Any]:
         """The Put of a TransactWriteItems request for the whole item."""
         hash_key, attributes = self._split(item)

@@ -1,0 +1,24 @@
+"""GET /merchant/{merchant_id}/payment/{payment_id}/actions — the payment's actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared_kernel.api.merchant import http_errors, payment_lookup
+from shared_kernel.api.merchant_actions import action_list_response
+from shared_kernel.bootstrap import gateway
+from shared_kernel.observability.logging import get_logger
+from shared_kernel.observability.metrics import metrics
+from shared_kernel.observability.tracing import traced
+
+logger = get_logger("merchant-api")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@traced("merchant-api")
+@http_errors
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Parse, authorise, list oldest first, answer 200 (404 for another merchant's payment)."""
+    merchant_id, payment_id = payment_lookup(event)
+    return action_list_response(gateway().list_actions(merchant_id, payment_id))
