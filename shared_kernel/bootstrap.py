@@ -285,17 +285,19 @@ class Gateway:
         from shared_kernel.application.forward_payment import ForwardPayment
 
         s = self.settings
-        # The next delivery waits at most the back-off cap, and runs at most two bank calls'
-        # timeouts (submit, then the status query of a final attempt); 10 s of slack for the
-        # event source's batching window and scheduling.
-        horizon = s.forward_backoff_cap_s + 2 * (s.bank_connect_timeout_s + s.bank_read_timeout_s)
+        # An attempt runs at most two bank calls' timeouts (submit, then the status query of a
+        # final attempt). The forward lease covers them with 10 s of margin for the writes
+        # around them; the next delivery waits at most the back-off cap, then runs an attempt,
+        # with 10 s of slack for the event source's batching window and scheduling.
+        attempt = 2 * (s.bank_connect_timeout_s + s.bank_read_timeout_s)
         return ForwardPayment(
             self.payments,
             self.bank,
             self.cipher,
             self.clock,
             self.metrics,
-            retry_horizon=timedelta(seconds=horizon + 10),
+            retry_horizon=timedelta(seconds=s.forward_backoff_cap_s + attempt + 10),
+            lease=timedelta(seconds=attempt + 10),
         )
 
     @cached_property
