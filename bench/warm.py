@@ -201,12 +201,24 @@ class Floors:
         )
 
     def forward(self) -> None:
-        """GetItem + Decrypt + the bank's POST + conditional UpdateItem."""
+        """GetItem + Decrypt + the forward lease's conditional UpdateItem + the bank's POST +
+        conditional UpdateItem."""
         payment_id, blob = self.created.pop()
         self.get(payment_id)
         context = {"payment_id": payment_id, "merchant_id": self.merchant_id}
         if self.decrypt:
             self.kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)
+        self.dynamodb.update_item(
+            TableName=self.env["PAYMENTS_TABLE"],
+            Key={"payment_id": {"S": payment_id}},
+            UpdateExpression="SET forward_lease_until = :l ADD version :one",
+            ConditionExpression="version = :v",
+            ExpressionAttributeValues={
+                ":l": {"S": self._now()},
+                ":one": {"N": "1"},
+                ":v": {"N": "0"},
+            },
+        )
         self.http.request(
             "POST",
             self.env["BANK_URL"] + "/payments",
@@ -218,7 +230,7 @@ class Floors:
             Key={"payment_id": {"S": payment_id}},
             UpdateExpression=(
                 "SET #s = :s, updated_at = :u, bank_reference = :r "
-                "REMOVE sealed_card ADD version :one"
+                "REMOVE sealed_card, forward_lease_until ADD version :one"
             ),
             ConditionExpression="version = :v",
             ExpressionAttributeNames={"#s": "status"},
@@ -227,7 +239,7 @@ class Floors:
                 ":u": {"S": self._now()},
                 ":r": {"S": "bank_floor"},
                 ":one": {"N": "1"},
-                ":v": {"N": "0"},
+                ":v": {"N": "1"},
             },
         )
         self.forwarded.append(payment_id)
@@ -248,7 +260,7 @@ class Floors:
                 ":s": {"S": "succeeded"},
                 ":u": {"S": self._now()},
                 ":one": {"N": "1"},
-                ":v": {"N": "1"},
+                ":v": {"N": "2"},
             },
         )
 
@@ -406,7 +418,9 @@ def child(out: Path, invocations: int, batches: int) -> None:
 
     measure(
         "forward",
-        "GetItem + " + ("Decrypt + " if floors.decrypt else "") + "bank POST + UpdateItem",
+        "GetItem + "
+        + ("Decrypt + " if floors.decrypt else "")
+        + "lease UpdateItem + bank POST + UpdateItem",
         one_message,
         floors.forward,
         invocations,

@@ -415,7 +415,16 @@ class Gateway:
             self.metrics,
             retry_horizon=self.forward_retry_horizon,
             authorization_validity=self.authorization_validity,
+            lease=self.forward_lease,
         )
+
+    @property
+    def forward_lease(self) -> timedelta:
+        """How long a delivery holds a payment's forward lease."""
+        s = self.settings
+        # An attempt runs at most two bank calls' timeouts (submit, then the status query of a
+        # final attempt); the lease covers them with 10 s of margin for the writes around them.
+        return timedelta(seconds=2 * (s.bank_connect_timeout_s + s.bank_read_timeout_s) + 10)
 
     @property
     def forward_retry_horizon(self) -> timedelta:

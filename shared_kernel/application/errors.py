@@ -25,6 +25,15 @@ class BankUnavailable(ApplicationError):
     """The bank's answer is unknown (5xx, timeout, connection error): retry or query."""
 
 
+class ForwardingInProgress(ApplicationError):
+    """Another delivery of the payment holds its forward lease (it may be POSTing it right
+    now): do not send it; try again once the lease has ended, `retry_in_s` from now."""
+
+    def __init__(self, retry_in_s: float) -> None:
+        super().__init__(f"another delivery is forwarding the payment; retry in {retry_in_s:.1f}s")
+        self.retry_in_s = retry_in_s
+
+
 class BankRejected(ApplicationError):
     """The bank said the request is invalid (400/422): never retry it."""
 

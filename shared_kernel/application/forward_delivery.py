@@ -4,7 +4,9 @@ the message is done or must come back after its back-off.
 The queue delivers a message again until it is done. Each delivery that cannot settle the
 payment waits the forwarder's exponential back-off (`Backoff.delay(receive count)`) before
 the next; the `max_attempts`-th delivery is the last: forwarding then asks the bank and fails
-the payment only if the bank never received it (see forward_payment.py).
+the payment only if the bank never received it (see forward_payment.py). A delivery that finds
+another delivery forwarding the payment (its forward lease is live) comes back when that lease
+ends, not after the back-off: by then the payment has moved on or the lease is free.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared_kernel.application.backoff import Backoff
-from shared_kernel.application.errors import BankUnavailable
+from shared_kernel.application.errors import BankUnavailable, ForwardingInProgress
 from shared_kernel.application.forward_payment import ForwardResult
 from shared_kernel.application.ports import NO_METRICS, Metrics, QueuedPayment
 
@@ -48,8 +50,9 @@ class ForwardDelivery:
     metrics: Metrics = NO_METRICS
 
     def __call__(self, message: QueuedPayment, receive_count: int) -> Done | RetryAfter:
-        """Done, or RetryAfter(the back-off of this delivery); the delivery numbered
-        `max_attempts` (or later) is the final attempt."""
+        """Done, or RetryAfter(the back-off of this delivery, or the rest of another
+        delivery's lease); the delivery numbered `max_attempts` (or later) is the final
+        attempt."""
         context = {
             "payment_id": str(message.payment_id),
             "merchant_id": str(message.merchant_id),
@@ -58,6 +61,10 @@ class ForwardDelivery:
         }
         try:
             result = self.forward(message, receive_count >= self.max_attempts)
+        except ForwardingInProgress as busy:
+            retry = RetryAfter(busy.retry_in_s)
+            logger.info("another delivery is forwarding the payment", extra=_with(context, retry))
+            return retry
         except BankUnavailable:
             retry = self._retry(receive_count)
             logger.warning("bank unavailable; will retry", extra=_with(context, retry))

@@ -46,7 +46,12 @@ from uuid import UUID, uuid4
 
 from shared_kernel.application.action_changes import settle, update_action
 from shared_kernel.application.backoff import Backoff
-from shared_kernel.application.errors import BankUnavailable, ConcurrentUpdate, QueueUnavailable
+from shared_kernel.application.errors import (
+    BankUnavailable,
+    ConcurrentUpdate,
+    ForwardingInProgress,
+    QueueUnavailable,
+)
 from shared_kernel.application.forward_payment import ForwardPayment, ForwardResult
 from shared_kernel.application.outcome_metrics import update_counting_final
 from shared_kernel.application.ports import (
@@ -212,6 +217,10 @@ class Reconcile:
         message = QueuedPayment(payment.id, payment.merchant_id, _correlation(payment))
         try:
             result = self.forward()(message, final_attempt=True)
+        except ForwardingInProgress as busy:
+            # A queued delivery is sending it right now: look again once its lease is over.
+            self._postpone(payment, now + timedelta(seconds=busy.retry_in_s))
+            return
         except BankUnavailable:
             # Not even the bank's status could be read: try again later.
             report.unreachable += 1

@@ -217,7 +217,8 @@ class PaymentRequest:
     state is final; the status never moves backwards; the sealed card (number and CVV) is
     dropped as soon as the bank has acknowledged the payment or the payment is final; an
     automatic payment that succeeded has captured its whole amount; succeeded plus pending
-    refunds never exceed the captured amount.
+    refunds never exceed the captured amount; a forward lease is held only while the payment
+    awaits forwarding (pending, card sealed).
     """
 
     id: UUID
@@ -258,6 +259,11 @@ class PaymentRequest:
     pending_action_id: UUID | None = None
     amount_refund_pending: int = 0
     refund_count: int = 0
+    # Until when one delivery of the payment's queue message holds the right to POST it to the
+    # bank (`lease_forwarding`): two deliveries of one payment (a message and the reconciler's
+    # requeue of it) never send it at once. Cleared by the write that records the bank's answer
+    # (any status change, the acceptance, a failed attempt); one left by a crash just expires.
+    forward_lease_until: datetime | None = None
     # The events recorded since the aggregate was built, oldest first: the repository stores
     # them with the change. Not part of the payment's state, so not compared.
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
@@ -317,6 +323,37 @@ class PaymentRequest:
         return not self.status.is_final or self.has_pending_action
 
     @property
+    def awaits_forwarding(self) -> bool:
+        """Whether the bank may not have the payment yet: pending, its card still sealed."""
+        return self.status is PaymentStatus.PENDING and self.sealed_card is not None
+
+    def forward_lease_left(self, now: datetime) -> timedelta:
+        """How long the forward lease a delivery holds still lives at `now` (zero: none)."""
+        if self.forward_lease_until is None or self.forward_lease_until <= now:
+            return timedelta(0)
+        return self.forward_lease_until - now
+
+    def lease_forwarding(self, now: datetime, until: datetime) -> bool:
+        """Take the right to send the payment to the bank from `now` to `until` (the caller's
+        bank calls end before then). False (nothing changes) if it no longer awaits
+        forwarding or another delivery's lease is live at `now`: that one may be POSTing.
+
+        Bookkeeping only: `updated_at` stays."""
+        if not self.awaits_forwarding or self.forward_lease_left(now) > timedelta(0):
+            return False
+        self.forward_lease_until = until
+        return True
+
+    def release_forward_lease(self) -> bool:
+        """The attempt holding the lease ended without the bank's acceptance (its outcome
+        is unknown, it will be retried): another delivery may send it now. False (nothing
+        changes) if no lease is held."""
+        if self.forward_lease_until is None:
+            return False
+        self.forward_lease_until = None
+        return True
+
+    @property
     def amount_refundable(self) -> int:
         """What a refund may still take: captured, less succeeded and pending refunds."""
         return self.amount_captured - self.amount_refunded - self.amount_refund_pending
@@ -327,6 +364,7 @@ class PaymentRequest:
         Returns whether anything changed. A payment the bank has already settled (its
         callback won the race) keeps its final status.
         """
+        released = self.release_forward_lease()
         changed = False
         if self.sealed_card is not None:
             self.sealed_card = None
@@ -339,7 +377,7 @@ class PaymentRequest:
             changed = True
         if changed:
             self.updated_at = at
-        return changed
+        return changed or released
 
     def apply(
         self,
@@ -509,8 +547,10 @@ class PaymentRequest:
             raise InvalidTransition(f"a {self.status} payment cannot be {verb}")
 
     def _enter(self, status: PaymentStatus, at: datetime) -> None:
-        # Every status a merchant can see is entered here, so each records its event.
+        # Every status a merchant can see is entered here, so each records its event. A new
+        # status is the bank's answer (or the end of the payment): no forward lease outlives it.
         self.status = status
+        self.forward_lease_until = None
         self._restart_reconcile_schedule()
         self.updated_at = at
         self.events.append(PaymentStatusChanged(self.id, self.merchant_id, status, at))

@@ -32,6 +32,7 @@ from botocore.config import Config
 
 from local.cloudformation import DYNAMODB_TABLE, SQS_QUEUE, gateway_resources, of_type
 from local.template_resources import create_queues, create_table
+from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
 from shared_kernel.adapters.dynamodb.tables import DynamoTables
 
 REGION = "eu-west-1"
@@ -178,6 +179,17 @@ def serialised_table(
         aws_client("dynamodb", endpoint_url=endpoint), table_definitions()[logical_id], name
     )
     return DynamoTables(REGION, endpoint), name
+
+
+@pytest.fixture
+def raced_repository(
+    serialising_endpoint: str, aws_client: ClientFactory
+) -> DynamoPaymentRepository:
+    """The payments adapter on a fresh payments table of the serialising emulator."""
+    connection, name = serialised_table(
+        serialising_endpoint, aws_client, "PaymentsTable", "payments"
+    )
+    return DynamoPaymentRepository(connection, name)
 
 
 @dataclass(frozen=True)

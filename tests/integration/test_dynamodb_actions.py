@@ -24,7 +24,7 @@ from shared_kernel.domain.money import Money
 from shared_kernel.domain.money_movements import ActionRequested, request_capture, request_refund
 from shared_kernel.domain.payment import CaptureMethod, Outcome, PaymentRequest, PaymentStatus
 
-from .conftest import ClientFactory, DynamoRequests, Tables, serialised_table
+from .conftest import ClientFactory, DynamoRequests, Tables
 from .test_dynamodb_payments import ACCEPTED_AT, LATER, a_payment
 
 pytestmark = pytest.mark.integration
@@ -37,17 +37,6 @@ REQUESTED_AT = ACCEPTED_AT + timedelta(minutes=1)
 def repository(tables: Tables) -> DynamoPaymentRepository:
     """A repository on this test's fresh payments table (moto server)."""
     return DynamoPaymentRepository(tables.dynamodb(), tables.payments)
-
-
-@pytest.fixture
-def raced_repository(
-    serialising_endpoint: str, aws_client: ClientFactory
-) -> DynamoPaymentRepository:
-    """The adapter on a fresh payments table of the serialising emulator."""
-    connection, name = serialised_table(
-        serialising_endpoint, aws_client, "PaymentsTable", "payments"
-    )
-    return DynamoPaymentRepository(connection, name)
 
 
 def added(repository: DynamoPaymentRepository, outcome: Outcome, **changes: Any) -> PaymentRequest:

@@ -218,8 +218,11 @@ def test_a_sampled_forward_traces_its_aws_and_bank_calls_and_writes_its_metrics(
     (bank_call,) = [e for e in entities if e["name"] == "bank submit"]
     assert ids == bank_call["annotations"]
     dynamodb = [e for e in entities if e["name"] == "dynamodb"]
-    assert ["GetItem", "UpdateItem"] == sorted(e["aws"]["operation"] for e in dynamodb)
-    assert [str(payment_id)] * 2 == [e["annotations"]["payment_id"] for e in dynamodb]
+    # The read, the forward lease's claim, the 202's record.
+    assert ["GetItem", "UpdateItem", "UpdateItem"] == sorted(
+        e["aws"]["operation"] for e in dynamodb
+    )
+    assert [str(payment_id)] * 3 == [e["annotations"]["payment_id"] for e in dynamodb]
     assert CARD_NUMBER not in json.dumps(documents)
     forwarded = outcome.metric("PaymentsForwarded")
     assert ("accepted", "bank-forwarder", "local") == (

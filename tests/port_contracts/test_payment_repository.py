@@ -143,6 +143,47 @@ def test_a_save_removes_what_became_empty(repository: PaymentRepository) -> None
     assert (True, None, "bank_1") == (had_a_card, stored.sealed_card, stored.bank_reference)
 
 
+def test_a_forward_lease_is_stored_and_the_bank_s_acceptance_removes_it(
+    repository: PaymentRepository,
+) -> None:
+    """A claimed forward lease reads back with its end; the save recording the 202 removes it."""
+    payment = a_payment()
+    repository.add(payment)
+    leased = repository.get(payment.id)
+    leased.lease_forwarding(LATER, LATER + timedelta(seconds=30))
+
+    repository.save(leased)
+    stored_lease = repository.get(payment.id).forward_lease_until
+    leased.record_bank_acceptance("bank_1", LATER)
+    repository.save(leased)
+
+    assert (LATER + timedelta(seconds=30), None) == (
+        stored_lease,
+        repository.get(payment.id).forward_lease_until,
+    )
+
+
+def test_of_two_lease_claims_from_one_read_the_second_is_refused(
+    repository: PaymentRepository,
+) -> None:
+    """Two deliveries read version 0 and each claim the lease: the first save stores its
+    lease, the second raises ConcurrentUpdate and leaves the first one's lease."""
+    payment = a_payment()
+    repository.add(payment)
+    first, second = repository.get(payment.id), repository.get(payment.id)
+    first.lease_forwarding(LATER, LATER + timedelta(seconds=30))
+    second.lease_forwarding(LATER, LATER + timedelta(seconds=31))
+
+    repository.save(first)
+    with pytest.raises(ConcurrentUpdate):
+        repository.save(second)
+
+    assert (first, LATER + timedelta(seconds=30)) == (
+        repository.get(payment.id),
+        repository.get(payment.id).forward_lease_until,
+    )
+
+
 def test_open_payments_are_the_open_due_ones_earliest_first_up_to_the_limit(
     repository: PaymentRepository,
 ) -> None:

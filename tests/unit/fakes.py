@@ -69,7 +69,7 @@ class InMemoryPaymentRepository:
         self.items: dict[UUID, PaymentRequest] = {}
         self.stored_actions: dict[UUID, dict[UUID, PaymentAction]] = {}
         self.saves = 0
-        self._interleaved: deque[Callable[[PaymentRequest], object]] = deque()
+        self._interleaved: deque[Callable[[PaymentRequest], object] | None] = deque()
 
     def add(self, payment: PaymentRequest) -> None:
         """Store a new payment; raises DuplicatePayment if its id exists."""
@@ -159,19 +159,24 @@ class InMemoryPaymentRepository:
             page.reverse()
         return PaymentPage(page, len(listed) > query.limit)
 
-    def interleave(self, change: Callable[[PaymentRequest], object]) -> None:
-        """Let another writer apply `change` to the stored payment just before the next save.
+    def interleave(self, change: Callable[[PaymentRequest], object], after_saves: int = 0) -> None:
+        """Let another writer apply `change` to the stored payment just before the next save
+        (or, with `after_saves`, before the save that follows that many more).
 
         That writer wins (its version is bumped), so the save it overtook raises
         ConcurrentUpdate, as a conditional write would.
         """
+        self._interleaved.extend([None] * after_saves)
         self._interleaved.append(change)
 
     def _run_interleaved_writer(self, payment_id: UUID) -> None:
         if not self._interleaved or payment_id not in self.items:
             return
+        change = self._interleaved.popleft()
+        if change is None:
+            return
         stored = self.items[payment_id]
-        self._interleaved.popleft()(stored)
+        change(stored)
         stored.version += 1
 
 

@@ -98,13 +98,14 @@ def test_bank_rejection_fails_the_payment(
 def test_bank_unavailable_raises_and_leaves_the_payment_pending(
     forward: ForwardPayment, bank: ScriptedBank, repository: InMemoryPaymentRepository
 ) -> None:
-    """BankUnavailable before the final attempt propagates; the payment keeps its sealed card."""
+    """BankUnavailable before the final attempt propagates; the payment keeps its sealed card
+    and is as it was but for its version: its forward lease was claimed, then released."""
     before = repository.get(PAYMENT_ID)
     bank.then(BankUnavailable("503"))
     with pytest.raises(BankUnavailable):
         forward(MESSAGE)
     stored = repository.get(PAYMENT_ID)
-    assert (before, PaymentStatus.PENDING, True) == (
+    assert (replace(before, version=before.version + 2), PaymentStatus.PENDING, True) == (
         stored,
         stored.status,
         stored.sealed_card is not None,
@@ -183,8 +184,10 @@ def test_final_attempt_finds_the_payment_processing_at_the_bank(
 def test_callback_settling_first_keeps_its_final_status(
     forward: ForwardPayment, bank: ScriptedBank, repository: InMemoryPaymentRepository
 ) -> None:
-    """A PAID callback written between the forwarder's read and write wins; the card is dropped."""
-    repository.interleave(lambda p: p.apply(PAID, CREATED_AT, "bank-ref-cb"))
+    """A PAID callback written between the forwarder's POST and its write of the 202 wins; the
+    card is dropped."""
+    # After the first save (the forward lease's claim), before the second (the 202's record).
+    repository.interleave(lambda p: p.apply(PAID, CREATED_AT, "bank-ref-cb"), after_saves=1)
     result = forward(MESSAGE)
     stored = repository.get(PAYMENT_ID)
     assert (ForwardResult.ACCEPTED, PaymentStatus.SUCCEEDED, None, 1) == (
@@ -200,7 +203,8 @@ def test_giving_up_never_overrides_a_callback_that_settled_first(
 ) -> None:
     """If a PAID callback lands while the forwarder gives up, the payment stays succeeded."""
     bank.then(BankUnavailable("timeout"))
-    repository.interleave(lambda p: p.apply(PAID, CREATED_AT, "bank-ref-cb"))
+    # After the forward lease's claim, before the give-up's write.
+    repository.interleave(lambda p: p.apply(PAID, CREATED_AT, "bank-ref-cb"), after_saves=1)
     forward(MESSAGE, final_attempt=True)
     stored = repository.get(PAYMENT_ID)
     assert (PaymentStatus.SUCCEEDED, None) == (stored.status, stored.failure_reason)

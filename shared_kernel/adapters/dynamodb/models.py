@@ -296,6 +296,9 @@ class PaymentModel(Model):
     pending_action_id = UnicodeAttribute(null=True)
     amount_refund_pending = NumberAttribute(null=True)
     refund_count = NumberAttribute(null=True)
+    # Until when one forwarder delivery may POST the pending payment to the bank (its forward
+    # lease); absent when no delivery holds it. Not projected into any index.
+    forward_lease_until = TimestampAttribute(null=True)
     # The payment's actions by id; `add` writes an empty map, an older item has none.
     actions = ActionsAttribute(null=True)
     # The listing's keys (see `created_key` and the three indexes below). Null only on items

@@ -17,6 +17,10 @@ one reference; the created bounds and the cursor become that key's condition, so
 drops rows after DynamoDB's `Limit`, except the status when a reference is given too (the
 reference index is the more selective), and then the adapter reads on until the page is full.
 
+The forwarder's lease (`forward_lease_until`, see application/forward_payment.py) is one of
+those mutable attributes: claiming it is a `save`, so the claim is one UpdateItem conditional
+on the version read, and of two deliveries racing for it exactly one wins.
+
 `save` writes every mutable attribute: DynamoDB bills an UpdateItem by the size of the item,
 not by the attributes it sets, so naming fewer would save nothing; nothing is asked back.
 """
@@ -87,6 +91,7 @@ MUTABLE_ATTRIBUTES = (
     "pending_action_id",
     "amount_refund_pending",
     "refund_count",
+    "forward_lease_until",
     "merchant_status",
 )
 
@@ -126,6 +131,7 @@ def to_item(payment: PaymentRequest) -> PaymentModel:
         pending_action_id=_str_or_none(payment.pending_action_id),
         amount_refund_pending=payment.amount_refund_pending,
         refund_count=payment.refund_count,
+        forward_lease_until=payment.forward_lease_until,
         actions={},
         created_key=created_key(payment.created_at, str(payment.id)),
         merchant_status=f"{payment.merchant_id}#{payment.status.value}",
@@ -171,6 +177,7 @@ def to_domain(item: PaymentModel) -> PaymentRequest:
         pending_action_id=None if item.pending_action_id is None else UUID(item.pending_action_id),
         amount_refund_pending=int(item.amount_refund_pending or 0),
         refund_count=int(item.refund_count or 0),
+        forward_lease_until=item.forward_lease_until,
     )
 
 
