@@ -39,3 +39,11 @@ class IdempotencyInProgress(ApplicationError):
 
 class IdempotencyKeyReused(ApplicationError):
     """The Idempotency-Key was used before with a different request body."""
+
+
+class EventNotFound(ApplicationError):
+    """The merchant has no such event (unknown, expired, or another merchant's)."""
+
+
+class EndpointNotFound(ApplicationError):
+    """The merchant has no such webhook endpoint (unknown, deleted, or another merchant's)."""

@@ -188,6 +188,7 @@ class Tables:
     payments: str
     merchants: str
     idempotency: str
+    deliveries: str
     endpoint: str
 
     def dynamodb(self) -> DynamoTables:
@@ -201,6 +202,7 @@ TABLE_IDS = {
     "payments": "PaymentsTable",
     "merchants": "MerchantsTable",
     "idempotency": "IdempotencyTable",
+    "deliveries": "DeliveriesTable",
 }
 
 

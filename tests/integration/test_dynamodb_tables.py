@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pynamodb.models import Model
 
+from shared_kernel.adapters.dynamodb.deliveries import DeliveryModel
 from shared_kernel.adapters.dynamodb.idempotency import IdempotencyModel
 from shared_kernel.adapters.dynamodb.models import (
     OPEN_PAYMENTS_INDEX,
@@ -45,6 +46,7 @@ def keys_of(definition: dict[str, Any]) -> dict[str, Any]:
         (MerchantModel, "MerchantsTable"),
         (ApiKeyModel, "MerchantsTable"),
         (IdempotencyModel, "IdempotencyTable"),
+        (DeliveryModel, "DeliveriesTable"),
     ],
 )
 def test_a_models_key_schema_is_its_tables(model: type[Model], logical_id: str) -> None:
