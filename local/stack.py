@@ -1,4 +1,4 @@
-"""The whole gateway on this machine: AWS emulator, the three Lambda services under
+"""The whole gateway on this machine: AWS emulator, the Lambda services under
 serverless-offline, the bank simulator, and the glue AWS would provide (API Gateway's
 gateway responses, the SQS event source, the reconciler's schedule).
 
@@ -86,6 +86,8 @@ class Ports:
     callback_lambda: int = field(default_factory=free_port)
     forwarder_offline: int = field(default_factory=free_port)
     forwarder_lambda: int = field(default_factory=free_port)
+    sender_offline: int = field(default_factory=free_port)
+    sender_lambda: int = field(default_factory=free_port)
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -143,6 +145,8 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "callback_lambda": ("bank-callback's serverless-offline Lambda port", None),
     "forwarder_offline": ("bank-forwarder's serverless-offline HTTP port", None),
     "forwarder_lambda": ("bank-forwarder's serverless-offline Lambda port", None),
+    "sender_offline": ("webhook-sender's serverless-offline HTTP port", None),
+    "sender_lambda": ("webhook-sender's serverless-offline Lambda port", None),
 }
 
 
@@ -198,6 +202,7 @@ class LocalStack:
     _closers: list[Any] = field(default_factory=list)
     _commands: dict[str, tuple[list[str], Path, dict[str, str]]] = field(default_factory=dict)
     queue_url: str = ""
+    webhook_queue_url: str = ""
 
     # -- environment ------------------------------------------------------------------
 
@@ -226,6 +231,7 @@ class LocalStack:
             "VIRTUAL_ENV": str(VENV_BIN.parent),
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "PAYMENT_QUEUE_URL": self.queue_url,
+            "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
             "BANK_SIMULATOR_PORT": str(self.ports.bank_simulator),
             "SECRETS_TTL_S": str(self.secrets_ttl_s),
@@ -252,6 +258,8 @@ class LocalStack:
             "CALLBACK_SECRET_ID": names["BankCallbackSecret"],
             "BANK_API_KEY_SECRET_ID": names["BankApiKeySecret"],
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
+            "DELIVERIES_TABLE": names["DeliveriesTable"],
+            "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
         }
 
     def use_emulator(self) -> None:
@@ -262,13 +270,14 @@ class LocalStack:
         """
         os.environ.update(self.aws_env())
 
-    def discover_queue_url(self) -> str:
-        """The payment queue's URL in the running emulator."""
+    def discover_queue_url(self, logical_id: str = "PaymentsQueue") -> str:
+        """The URL of the template's queue `logical_id` (the payment queue by default) in the
+        running emulator."""
         import boto3
 
         self.use_emulator()
         sqs = boto3.session.Session(region_name=REGION).client("sqs", endpoint_url=self.endpoint)
-        queue_name = gateway_names(STAGE)["PaymentsQueue"]
+        queue_name = gateway_names(STAGE)[logical_id]
         url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         return url
 
@@ -345,6 +354,7 @@ class LocalStack:
         import boto3
 
         self.queue_url = self.discover_queue_url()
+        self.webhook_queue_url = self.discover_queue_url("WebhookQueue")
         session = boto3.session.Session(region_name=REGION)
         self._store_secrets(session.client("secretsmanager", endpoint_url=self.endpoint))
 
@@ -387,6 +397,7 @@ class LocalStack:
             ("merchant-api", p.merchant_offline, p.merchant_lambda),
             ("bank-callback", p.callback_offline, p.callback_lambda),
             ("bank-forwarder", p.forwarder_offline, p.forwarder_lambda),
+            ("webhook-sender", p.sender_offline, p.sender_lambda),
         ):
             self._say(f"{name} under serverless-offline")
             # The edge runs the merchant API's authorizer, with API Gateway's result cache
@@ -445,7 +456,15 @@ class LocalStack:
         reconcile = invoke_via_offline(p.forwarder_lambda, f"bank-forwarder-{STAGE}-reconcile", 120)
         schedule = Schedule(reconcile, self.reconcile_every_s)
         self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
-        self._pending_starts: list[Any] = [source, schedule]
+        # The webhook queue's event source, as Lambda's (partial batch failures honoured).
+        # Four pollers: an endpoint taking its full 10 s holds up one batch, not the queue.
+        deliver = invoke_via_offline(p.sender_lambda, f"webhook-sender-{STAGE}-deliver", 60)
+        webhook_arn = f"arn:aws:sqs:{REGION}:123456789012:{gateway_names(STAGE)['WebhookQueue']}"
+        self.webhook_source = SqsEventSource(
+            sqs, self.webhook_queue_url, webhook_arn, deliver, batch_size=10, concurrency=4
+        )
+        self._say("webhook sender consuming the webhook queue")
+        self._pending_starts: list[Any] = [source, schedule, self.webhook_source]
 
     def _wait_ready(self) -> None:
         p = self.ports
@@ -453,6 +472,7 @@ class LocalStack:
             ("merchant-api", p.merchant_offline),
             ("bank-callback", p.callback_offline),
             ("bank-forwarder", p.forwarder_lambda),
+            ("webhook-sender", p.sender_lambda),
             ("bank-simulator", p.bank_simulator),
         ):
             self._wait_port(name, port)
@@ -491,6 +511,7 @@ class LocalStack:
             "merchant-api": p.merchant_offline,
             "bank-callback": p.callback_offline,
             "bank-forwarder": p.forwarder_lambda,
+            "webhook-sender": p.sender_lambda,
             "bank-simulator": p.bank_simulator,
         }[name]
 

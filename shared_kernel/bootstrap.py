@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
+    from shared_kernel.adapters.dynamodb.deliveries import DynamoDeliveryLog
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
     from shared_kernel.adapters.dynamodb.payments import DynamoPaymentRepository
     from shared_kernel.adapters.dynamodb.tables import DynamoTables
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
+    from shared_kernel.application.deliver_webhooks import DeliverToEndpoint, FanOutEvent
+    from shared_kernel.application.event_deliveries import ListDeliveries, ResendEvent
     from shared_kernel.application.forward_delivery import ForwardDelivery
     from shared_kernel.application.forward_payment import ForwardPayment
     from shared_kernel.application.get_payment import GetPayment, LookUpPayment
@@ -45,6 +48,12 @@ if TYPE_CHECKING:
     from shared_kernel.application.redrive_dead_letters import RedriveDeadLetters
     from shared_kernel.application.submit_once_per_key import SubmitOncePerKey
     from shared_kernel.application.submit_payment import SubmitPayment
+    from shared_kernel.application.webhook_ports import (
+        EventStore,
+        UrlGuard,
+        WebhookEndpoints,
+        WebhookQueue,
+    )
 
 
 class SystemClock:
@@ -372,6 +381,82 @@ class Gateway:
         from shared_kernel.application.merchant_keys import RegisterMerchant
 
         return RegisterMerchant(self.merchants, self.api_key_pepper, self.clock, new_uuid)
+
+    # -- webhooks (SPEC §10) ----------------------------------------------------------
+
+    @cached_property
+    def events(self) -> EventStore:
+        """The events table. Its adapter is the events recorder's (branch `events`), wired
+        here when that branch is merged."""
+        raise NotImplementedError("the EventStore adapter comes with the events recorder")
+
+    @cached_property
+    def webhook_endpoints(self) -> WebhookEndpoints:
+        """The merchants' webhook endpoints and their secrets. Its adapter comes with the
+        endpoint routes (branch `webhook-endpoints`), wired here when that is merged."""
+        raise NotImplementedError("the WebhookEndpoints adapter comes with the endpoint routes")
+
+    @cached_property
+    def url_guard(self) -> UrlGuard:
+        """The SSRF check of a webhook URL at each delivery. It comes with the endpoint
+        routes (branch `webhook-endpoints`), wired here when that is merged."""
+        raise NotImplementedError("the URL guard comes with the endpoint routes")
+
+    @cached_property
+    def webhook_queue(self) -> WebhookQueue:
+        """The webhook queue (SQS) between the recorder and the webhook sender."""
+        from shared_kernel.adapters.sqs_webhooks import SqsWebhookQueue
+
+        return SqsWebhookQueue(self.client("sqs"), self.settings.webhook_queue_url)
+
+    @cached_property
+    def delivery_log(self) -> DynamoDeliveryLog:
+        """The deliveries table (every webhook delivery attempt)."""
+        from shared_kernel.adapters.dynamodb.deliveries import DynamoDeliveryLog
+
+        return DynamoDeliveryLog(self.dynamodb, self.settings.deliveries_table)
+
+    @cached_property
+    def fan_out_event(self) -> FanOutEvent:
+        """Use case: queue attempt 1 of an event at each subscribed endpoint."""
+        from shared_kernel.application.deliver_webhooks import FanOutEvent
+
+        return FanOutEvent(self.events, self.webhook_endpoints, self.webhook_queue)
+
+    @cached_property
+    def deliver_to_endpoint(self) -> DeliverToEndpoint:
+        """Use case: one signed attempt at one endpoint, then the schedule's next step."""
+        from shared_kernel.adapters.webhook_http import HttpWebhookPoster
+        from shared_kernel.application.deliver_webhooks import DeliverToEndpoint
+        from shared_kernel.application.webhook_schedule import RetrySchedule
+
+        return DeliverToEndpoint(
+            self.events,
+            self.webhook_endpoints,
+            self.webhook_queue,
+            self.delivery_log,
+            self.url_guard,
+            HttpWebhookPoster(),
+            self.clock,
+            RetrySchedule(self.settings.webhook_retry_scale),
+            self.metrics,
+        )
+
+    @cached_property
+    def list_deliveries(self) -> ListDeliveries:
+        """Use case: the attempts of a merchant's event."""
+        from shared_kernel.application.event_deliveries import ListDeliveries
+
+        return ListDeliveries(self.events, self.delivery_log)
+
+    @cached_property
+    def resend_event(self) -> ResendEvent:
+        """Use case: one attempt now, outside the schedule."""
+        from shared_kernel.application.event_deliveries import ResendEvent
+
+        return ResendEvent(
+            self.events, self.webhook_endpoints, self.webhook_queue, self.delivery_log
+        )
 
 
 _lock = threading.Lock()

@@ -54,6 +54,14 @@ class Settings:
     reconcile_max_requeues: int = 5
     reconcile_max_checks: int = 20
     reconcile_give_up_after_s: float = 86400.0
+    # The merchants' events (SPEC §10): the recorder writes them, the merchant API reads them.
+    events_table: str = ""
+    # The webhook queue: the recorder fans each new event out to it.
+    webhook_queue_url: str = ""
+    # Every webhook delivery attempt (the sender writes, the merchant API reads).
+    deliveries_table: str = ""
+    # A factor on every wait of the webhook retry schedule (SPEC §10; local runs and tests).
+    webhook_retry_scale: float = 1.0
     # Under serverless-offline (the local stack), which sets IS_OFFLINE=true.
     offline: bool = False
 
@@ -89,5 +97,9 @@ class Settings:
             reconcile_max_requeues=int(env.get("RECONCILE_MAX_REQUEUES", "5")),
             reconcile_max_checks=int(env.get("RECONCILE_MAX_CHECKS", "20")),
             reconcile_give_up_after_s=_float(env, "RECONCILE_GIVE_UP_AFTER_S", 86400.0),
+            events_table=env.get("EVENTS_TABLE", ""),
+            webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
+            deliveries_table=env.get("DELIVERIES_TABLE", ""),
+            webhook_retry_scale=_float(env, "WEBHOOK_RETRY_SCALE", 1.0),
             offline=env.get("IS_OFFLINE") == "true",
         )

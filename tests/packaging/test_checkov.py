@@ -14,7 +14,7 @@ from tests.packaging.template_checks import TEMPLATE
 
 pytestmark = pytest.mark.packaging
 
-SERVICES = ["resources", "merchant-api", "bank-forwarder", "bank-callback"]
+SERVICES = ["resources", "merchant-api", "bank-forwarder", "bank-callback", "webhook-sender"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -63,6 +63,7 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "merchant-api-local",
         "bank-forwarder-local",
         "bank-callback-local",
+        "webhook-sender-local",
     } == set(statuses)
     assert all(s.endswith("_COMPLETE") and "ROLLBACK" not in s for s in statuses.values())
     assert {
@@ -74,4 +75,5 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "bank-forwarder-local-forward",
         "bank-forwarder-local-reconcile",
         "bank-callback-local-paymentUpdates",
+        "webhook-sender-local-deliver",
     } == {f["FunctionName"] for f in functions}

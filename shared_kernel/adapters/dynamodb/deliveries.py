@@ -85,23 +85,23 @@ class DynamoDeliveryLog:
     """Delivery attempts in the deliveries table."""
 
     def __init__(self, tables: DynamoTables, table_name: str) -> None:
-        self._connection = tables.connection
+        self._requests = tables.connection
         self._name = table_name
-        self._connection.add_meta_table(key_schema(DeliveryModel, table_name))
+        self._requests.add_meta_table(key_schema(DeliveryModel, table_name))
 
     def record(self, attempt: DeliveryAttempt) -> None:
         """PutItem (a repeat of the same scheduled attempt overwrites it)."""
         attributes = to_item(attempt).serialize()
         hash_key = attributes.pop("event_id")["S"]
         range_key = attributes.pop("attempt_key")["S"]
-        self._connection.put_item(self._name, hash_key, range_key, attributes=attributes)
+        self._requests.put_item(self._name, hash_key, range_key, attributes=attributes)
 
     def attempts(self, event_id: UUID) -> Sequence[DeliveryAttempt]:
         """The event's attempts (every page of one Query), oldest first."""
         found: list[DeliveryAttempt] = []
         start: dict[str, Any] | None = None
         while True:
-            page = self._connection.query(
+            page = self._requests.query(
                 self._name, str(event_id), consistent_read=True, exclusive_start_key=start
             )
             found.extend(to_attempt(DeliveryModel.from_raw_data(i)) for i in page.get(ITEMS, []))
