@@ -19,7 +19,12 @@ from shared_kernel.adapters.apigateway import (
     read_json_object,
     respond,
 )
-from shared_kernel.application.errors import IdempotencyInProgress, IdempotencyKeyReused
+from shared_kernel.application.errors import (
+    EndpointNotFound,
+    EventNotFound,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+)
 from shared_kernel.domain.errors import FieldError, PaymentNotFound, ValidationError
 from shared_kernel.domain.ids import parse_uuid
 from shared_kernel.domain.payment import (
@@ -273,6 +278,8 @@ def payment_page_response(page: PaymentPage) -> dict[str, Any]:
 ALLOWED_METHODS = {
     "/merchant/{merchant_id}/payments": "GET, POST",
     "/merchant/{merchant_id}/payment/{payment_id}": "GET",
+    "/merchant/{merchant_id}/events/{event_id}/deliveries": "GET",
+    "/merchant/{merchant_id}/events/{event_id}/resend": "POST",
 }
 
 
@@ -291,6 +298,8 @@ http_errors = apigateway.http_errors(
             400, "validation_error", "request is invalid", error.details
         ),
         PaymentNotFound: lambda _: HttpError(404, "not_found", "no such payment"),
+        EventNotFound: lambda _: HttpError(404, "not_found", "no such event"),
+        EndpointNotFound: lambda _: HttpError(404, "not_found", "no such webhook endpoint"),
         IdempotencyInProgress: lambda _: HttpError(
             409,
             "idempotency_in_progress",

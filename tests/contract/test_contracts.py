@@ -134,13 +134,17 @@ EXPECTED_CONTRACTS = (
     "bank-void-request",
     "capture-request",
     "common",
+    "delivery-attempt-list",
     "error",
     "payment-list",
     "payment-queue-message",
     "payment-resource",
     "refund-request",
+    "resend-accepted",
+    "resend-request",
     "submit-payment-request",
     "void-request",
+    "webhook-queue-message",
 )
 
 
