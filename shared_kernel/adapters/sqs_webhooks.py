@@ -88,15 +88,7 @@ class SqsWebhookQueue:
 
 def parse_webhook_message(body: str) -> FanOut | EndpointDelivery:
     """The message a webhook queue body holds; raises ValueError if it breaks the contract."""
-    try:
-        document: object = json.loads(body)
-    except ValueError:
-        raise ValueError(f"{CONTRACT}: body is not JSON") from None
-    problems = contracts.validate(CONTRACT, document)
-    if problems:
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise ValueError(f"{CONTRACT} contract violated: {summary}")
-    assert isinstance(document, dict)
+    document = contracts.parse_message(CONTRACT, body)
     event_id, merchant_id = UUID(document["event_id"]), UUID(document["merchant_id"])
     if document["kind"] == FAN_OUT:
         return FanOut(event_id, merchant_id)

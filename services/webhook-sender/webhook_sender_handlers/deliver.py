@@ -21,7 +21,6 @@ from shared_kernel.observability.metrics import metrics
 from shared_kernel.observability.tracing import traced
 
 logger = get_logger("webhook-sender")
-_pool = ThreadPoolExecutor(max_workers=10, thread_name_prefix="deliver")
 
 
 def _done(record: WebhookRecord) -> bool:
@@ -53,4 +52,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = webhook_records(event)
     app = gateway()
     _ = (app.fan_out_event, app.deliver_to_endpoint)  # wire once, before the threads share it
-    return batch_response(records, list(_pool.map(_done, records)))
+    # One thread per record, for this invocation only: no record waits for a thread that
+    # another record (or another invocation in the same process, locally) holds.
+    with ThreadPoolExecutor(max(len(records), 1), thread_name_prefix="deliver") as pool:
+        return batch_response(records, list(pool.map(_done, records)))
