@@ -386,21 +386,27 @@ class Gateway:
 
     @cached_property
     def events(self) -> EventStore:
-        """The events table. Its adapter is the events recorder's (branch `events`), wired
-        here when that branch is merged."""
-        raise NotImplementedError("the EventStore adapter comes with the events recorder")
+        """The events table. Its adapter comes with the events recorder; until it is wired
+        here, a store with no events (shared_kernel/adapters/unwired.py)."""
+        from shared_kernel.adapters.unwired import NoEvents
+
+        return NoEvents()
 
     @cached_property
     def webhook_endpoints(self) -> WebhookEndpoints:
-        """The merchants' webhook endpoints and their secrets. Its adapter comes with the
-        endpoint routes (branch `webhook-endpoints`), wired here when that is merged."""
-        raise NotImplementedError("the WebhookEndpoints adapter comes with the endpoint routes")
+        """The merchants' webhook endpoints and their secrets. The adapter comes with the
+        endpoint routes; until it is wired here, no endpoints."""
+        from shared_kernel.adapters.unwired import NoEndpoints
+
+        return NoEndpoints()
 
     @cached_property
     def url_guard(self) -> UrlGuard:
         """The SSRF check of a webhook URL at each delivery. It comes with the endpoint
-        routes (branch `webhook-endpoints`), wired here when that is merged."""
-        raise NotImplementedError("the URL guard comes with the endpoint routes")
+        routes; until it is wired here, every URL is refused."""
+        from shared_kernel.adapters.unwired import refuse_every_url
+
+        return refuse_every_url
 
     @cached_property
     def webhook_queue(self) -> WebhookQueue:

@@ -64,6 +64,8 @@ TEST_TUNING = {
     "RECONCILE_BACKOFF_BASE_S": "4",
     "RECONCILE_BACKOFF_CAP_S": "16",
     "RECONCILE_MAX_REQUEUES": "5",
+    # The webhook retry schedule in about 25 s (SPEC §10), for the delivery tests.
+    "WEBHOOK_RETRY_SCALE": "0.0001",
 }
 
 

@@ -67,9 +67,10 @@ class _Deadline:
 class HttpWebhookPoster:
     """POSTs webhook bodies, each request bounded by `timeout_s` in all."""
 
-    def __init__(self, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(self, timeout_s: float = TIMEOUT_S, tls: ssl.SSLContext | None = None) -> None:
+        # `tls`: the system's roots, verifying the host name, unless a test gives its own.
         self._timeout_s = timeout_s
-        self._tls = ssl.create_default_context()
+        self._tls = tls or ssl.create_default_context()
 
     def post(
         self, url: str, addresses: Sequence[str], headers: dict[str, str], body: bytes
@@ -82,7 +83,8 @@ class HttpWebhookPoster:
         error: str | None = None
         try:
             status = self._send(url, addresses, headers, body, deadline)
-        except (OSError, http.client.HTTPException) as failure:
+        except (OSError, http.client.HTTPException, ValueError) as failure:
+            # ValueError: a host name IDNA cannot encode, or a certificate name mismatch.
             error = _reason(failure)
         finally:
             deadline.cancel()
@@ -106,8 +108,13 @@ class HttpWebhookPoster:
         try:
             deadline.watch(sock)
             if https:
-                sock = self._tls.wrap_socket(sock, server_hostname=host)
+                # Watched before the handshake: wrapping detaches the plain socket, so the
+                # deadline must hold the TLS one while a slow handshake runs.
+                sock = self._tls.wrap_socket(
+                    sock, server_hostname=host, do_handshake_on_connect=False
+                )
                 deadline.watch(sock)
+                sock.do_handshake()
             connection = http.client.HTTPConnection(host, port, timeout=deadline.left())
             connection.sock = sock  # connected to the checked address: never resolved again
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -4,8 +4,13 @@ connection made to the checked address rather than to what the host name resolve
 
 from __future__ import annotations
 
+import socket
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +163,104 @@ def test_no_checked_address_means_no_request() -> None:
     result = HttpWebhookPoster().post("http://merchant.invalid/hooks", [], HEADERS, BODY)
 
     assert PostResult(None, "connection_failed", result.duration_ms) == result
+
+
+@pytest.fixture
+def silent_tls_port() -> Iterator[int]:
+    """A port that accepts TCP connections and then says nothing (a TLS handshake never
+    completes); closed after the test."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join(2)
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_a_tls_handshake_that_never_completes_times_out_at_the_bound(silent_tls_port: int) -> None:
+    """https to a server that never answers the ClientHello: timeout after the 1 s bound."""
+    url = f"https://merchant.example:{silent_tls_port}/hooks"
+
+    result = HttpWebhookPoster(timeout_s=1).post(url, LOOPBACK, HEADERS, BODY)
+
+    assert ((None, "timeout"), True) == (
+        (result.status_code, result.error),
+        1000 <= result.duration_ms < 1500,
+    )
+
+
+def test_a_certificate_that_is_not_trusted_is_refused(tmp_path: Path) -> None:
+    """https to a server with a self-signed certificate for merchant.example: refused with
+    the system's roots (no request); trusted, it is delivered under the URL's host name,
+    though the connection goes to 127.0.0.1 — and refused under another host name."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=merchant.example",
+            "-addext",
+            "subjectAltName=DNS:merchant.example",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    receiver = WebhookReceiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    url = f"https://merchant.example:{receiver.port}/hooks"
+    try:
+        untrusted = HttpWebhookPoster().post(url, LOOPBACK, HEADERS, BODY)
+        paths_before_trust = [r.path for r in receiver.received]
+        trusted = HttpWebhookPoster(tls=trusting).post(url, LOOPBACK, HEADERS, BODY)
+        other_name = HttpWebhookPoster(tls=trusting).post(
+            f"https://other.example:{receiver.port}/hooks", LOOPBACK, HEADERS, BODY
+        )
+    finally:
+        receiver.stop()
+
+    assert (
+        (None, "connection_failed"),
+        [],
+        (200, None),
+        (None, "connection_failed"),
+        ["/hooks"],
+    ) == (
+        (untrusted.status_code, untrusted.error),
+        paths_before_trust,
+        (trusted.status_code, trusted.error),
+        (other_name.status_code, other_name.error),
+        [r.path for r in receiver.received],
+    )

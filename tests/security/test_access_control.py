@@ -48,7 +48,9 @@ def call(
     api: httpx.Client, method: str, template: str, merchant_id: str, payment_id: str, **kw: Any
 ) -> httpx.Response:
     """One request on a route, with the path's ids filled in and a valid body for POSTs."""
+    # An event id slot takes the same id: a payment's id is no event's, the random one none.
     path = template.replace("{merchant_id}", merchant_id).replace("{payment_id}", payment_id)
+    path = path.replace("{event_id}", payment_id)
     if method in ("POST", "PUT", "PATCH"):
         kw.setdefault("json", payment_body("4242424242424242"))
     return api.request(method, path, **kw)

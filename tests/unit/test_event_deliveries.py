@@ -225,3 +225,21 @@ def test_the_handlers_answer_200_202_and_404(monkeypatch: pytest.MonkeyPatch) ->
         (resent["statusCode"], contracts.validate("resend-accepted", json.loads(resent["body"]))),
         (unknown["statusCode"], json.loads(unknown["body"])["error"]["code"]),
     )
+
+
+def test_until_the_adapters_are_wired_the_gateway_has_no_events_endpoints_or_safe_urls() -> None:
+    """The stand-ins (shared_kernel/adapters/unwired.py): no event, no endpoint, every URL
+    refused, so the routes answer 404 and nothing is ever sent."""
+    from shared_kernel.adapters.unwired import NoEndpoints, NoEvents, refuse_every_url
+    from shared_kernel.application.webhook_ports import UnsafeUrl
+
+    resend = ResendEvent(NoEvents(), NoEndpoints(), RecordingWebhookQueue(), InMemoryDeliveryLog())
+
+    with pytest.raises(UnsafeUrl):
+        refuse_every_url("https://merchant.example/hooks")
+    with pytest.raises(EventNotFound):
+        resend(MERCHANT, EVENT.id)
+    assert ([], None) == (
+        list(NoEndpoints().subscribed(MERCHANT, "*")),
+        NoEvents().get(MERCHANT, EVENT.id),
+    )
