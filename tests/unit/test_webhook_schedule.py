@@ -94,3 +94,59 @@ def test_hops_reach_the_due_time_exactly() -> None:
 def test_a_due_time_in_the_past_is_due_now() -> None:
     """A late message is not delayed further."""
     assert Hop(0.0, None) == hop_towards(NOW - timedelta(seconds=5), NOW)
+
+
+def test_the_sender_reads_its_scale_tables_and_queue_from_the_environment() -> None:
+    """WEBHOOK_RETRY_SCALE, DELIVERIES_TABLE, EVENTS_TABLE and WEBHOOK_QUEUE_URL; the scale
+    is 1 when unset (the schedule of SPEC §10 in AWS)."""
+    from shared_kernel.settings import Settings
+
+    base = {"PAYMENTS_TABLE": "p", "MERCHANTS_TABLE": "m"}
+    tuned = Settings.from_env(
+        {
+            **base,
+            "WEBHOOK_RETRY_SCALE": "0.0001",
+            "DELIVERIES_TABLE": "d",
+            "EVENTS_TABLE": "e",
+            "WEBHOOK_QUEUE_URL": "http://q",
+        }
+    )
+
+    assert ((0.0001, "d", "e", "http://q"), 1.0) == (
+        (
+            tuned.webhook_retry_scale,
+            tuned.deliveries_table,
+            tuned.events_table,
+            tuned.webhook_queue_url,
+        ),
+        Settings.from_env(base).webhook_retry_scale,
+    )
+
+
+def test_the_composition_root_gives_the_sender_the_settings_scale_and_a_10_s_poster() -> None:
+    """bootstrap wires DeliverToEndpoint with RetrySchedule(WEBHOOK_RETRY_SCALE), the HTTP
+    poster (its default bound, TIMEOUT_S, is SPEC's 10 s), and (until their adapters are
+    wired) the stand-ins."""
+    from shared_kernel.adapters.unwired import NoEndpoints, NoEvents, refuse_every_url
+    from shared_kernel.adapters.webhook_http import TIMEOUT_S, HttpWebhookPoster
+    from shared_kernel.bootstrap import build_gateway
+    from shared_kernel.settings import Settings
+
+    env = {
+        "PAYMENTS_TABLE": "p",
+        "MERCHANTS_TABLE": "m",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "WEBHOOK_RETRY_SCALE": "0.5",
+        "DELIVERIES_TABLE": "d",
+    }
+    wired = build_gateway(Settings.from_env(env)).deliver_to_endpoint
+
+    assert (RetrySchedule(0.5), True, 10.0, True, True, refuse_every_url) == (
+        wired.schedule,
+        isinstance(wired.poster, HttpWebhookPoster),
+        TIMEOUT_S,
+        isinstance(wired.events, NoEvents),
+        isinstance(wired.endpoints, NoEndpoints),
+        wired.url_guard,
+    )
