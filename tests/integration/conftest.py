@@ -148,6 +148,20 @@ def aws_client(aws_endpoint: str) -> ClientFactory:
     return make
 
 
+def unreachable_sqs(aws_client: ClientFactory) -> tuple[Any, str]:
+    """An SQS client pointed at a port nothing listens on (one try, short timeouts), and that
+    endpoint's URL, for the adapters' outage cases."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    client = aws_client(
+        "sqs",
+        endpoint_url=closed,
+        connect_timeout=0.5,
+        read_timeout=0.5,
+        retries={"total_max_attempts": 1},
+    )
+    return client, closed
+
+
 def unique(prefix: str) -> str:
     """A resource name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"

@@ -16,7 +16,7 @@ from shared_kernel.adapters.sqs_webhooks import SqsWebhookQueue, parse_webhook_m
 from shared_kernel.application.errors import QueueUnavailable
 from shared_kernel.application.webhook_ports import DeliveryAttempt, EndpointDelivery, FanOut
 
-from .conftest import ClientFactory, Tables, free_port
+from .conftest import ClientFactory, Tables, unreachable_sqs
 
 pytestmark = pytest.mark.integration
 
@@ -119,14 +119,7 @@ def test_a_body_breaking_the_contract_is_refused_by_the_parser(body: str) -> Non
 
 def test_an_unreachable_queue_raises_queue_unavailable(aws_client: ClientFactory) -> None:
     """Connection errors become QueueUnavailable (the message being handled is then retried)."""
-    closed = f"http://127.0.0.1:{free_port()}"
-    sqs = aws_client(
-        "sqs",
-        endpoint_url=closed,
-        connect_timeout=0.5,
-        read_timeout=0.5,
-        retries={"total_max_attempts": 1},
-    )
+    sqs, closed = unreachable_sqs(aws_client)
     with pytest.raises(QueueUnavailable):
         SqsWebhookQueue(sqs, f"{closed}/123456789012/webhooks").fan_out(FanOut(EVENT, MERCHANT))
 
