@@ -72,6 +72,8 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "merchant-api-local-listPayments",
         "merchant-api-local-getPayment",
         "merchant-api-local-methodNotAllowed",
+        "merchant-api-local-listDeliveries",
+        "merchant-api-local-resendEvent",
         "bank-forwarder-local-forward",
         "bank-forwarder-local-reconcile",
         "bank-callback-local-paymentUpdates",
