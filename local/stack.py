@@ -457,11 +457,12 @@ class LocalStack:
         schedule = Schedule(reconcile, self.reconcile_every_s)
         self._say(f"forwarder consuming the queue; reconciler every {self.reconcile_every_s:.0f}s")
         # The webhook queue's event source, as Lambda's (partial batch failures honoured).
-        # Four pollers: an endpoint taking its full 10 s holds up one batch, not the queue.
+        # Two pollers, as the forwarder's: a batch's records run side by side (one thread
+        # each), so an endpoint taking its full 10 s holds up no other record's attempt.
         deliver = invoke_via_offline(p.sender_lambda, f"webhook-sender-{STAGE}-deliver", 60)
         webhook_arn = f"arn:aws:sqs:{REGION}:123456789012:{gateway_names(STAGE)['WebhookQueue']}"
         self.webhook_source = SqsEventSource(
-            sqs, self.webhook_queue_url, webhook_arn, deliver, batch_size=10, concurrency=4
+            sqs, self.webhook_queue_url, webhook_arn, deliver, batch_size=10, concurrency=2
         )
         self._say("webhook sender consuming the webhook queue")
         self._pending_starts: list[Any] = [source, schedule, self.webhook_source]
