@@ -80,7 +80,8 @@ lint: install
 	$(PY) contracts/build_openapi.py --check
 
 HANDLER_PACKAGES := services/merchant-api/merchant_api_handlers \
-  services/bank-forwarder/bank_forwarder_handlers services/bank-callback/bank_callback_handlers services/events/events_handlers
+  services/bank-forwarder/bank_forwarder_handlers services/bank-callback/bank_callback_handlers \
+  services/events/events_handlers services/webhook-sender/webhook_sender_handlers
 
 typecheck: install
 	$(VENV)/bin/mypy shared_kernel gateway_ops local contracts/build_openapi.py services/bank-simulator services/plugins bench \
@@ -115,7 +116,7 @@ deploy-local: install
 
 ## package: `sls package` of every function service
 package: install
-	for s in merchant-api bank-forwarder bank-callback events; do \
+	for s in merchant-api bank-forwarder bank-callback events webhook-sender; do \
 	  (cd services/$$s && ../../node_modules/.bin/osls package --stage local) || exit 1; done
 
 ## bench: performance and cost figures (SPEC §7) in one table + bench/results.json

@@ -41,6 +41,9 @@ ROOT_FILES = (
     "webhook-endpoint-secret.schema.json",
     "webhook-endpoint-list.schema.json",
     "rotate-secret-request.schema.json",
+    "delivery-attempt-list.schema.json",
+    "resend-request.schema.json",
+    "resend-accepted.schema.json",
 )
 JSON = "application/json"
 LOCATION_EXAMPLE = (
@@ -757,6 +760,7 @@ def build_document() -> dict[str, Any]:
                 "name": "webhook endpoints",
                 "description": "Where the gateway sends a merchant's events, signed.",
             },
+            {"name": "webhook deliveries", "description": DELIVERIES_TAG},
         ],
         "paths": {
             "/merchant/{merchant_id}/payments": {
@@ -843,6 +847,7 @@ def build_document() -> dict[str, Any]:
             **events_paths(schemas),
             **action_paths(schemas),
             **webhook_endpoint_paths(schemas),
+            **delivery_paths(schemas),
         },
         "components": {
             "securitySchemes": {
@@ -896,6 +901,74 @@ def build_document() -> dict[str, Any]:
             },
             "responses": {**error_responses(), **endpoint_error_responses()},
             "schemas": reachable(roots, all_components(schemas)),
+        },
+    }
+
+
+DELIVERIES_TAG = (
+    "What happened to an event's webhook deliveries, and resending it (SPEC §10; docs/webhooks.md)."
+)
+EVENT_ID_PARAMETER = {
+    "name": "event_id",
+    "in": "path",
+    "required": True,
+    "description": "The event's id (an event of another merchant is `404`).",
+    "schema": {"$ref": COMPONENTS + "Uuid"},
+}
+DELIVERIES_ERRORS = ("400", "401", "403", "404", "500")
+RESEND_ERRORS = ("400", "401", "403", "404", "413", "415", "500")
+
+
+def delivery_paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The paths of an event's deliveries and of its resend."""
+    attempts_example = schemas["delivery-attempt-list.schema.json"]["examples"][1]
+    resend_example = schemas["resend-request.schema.json"]["examples"][1]
+    accepted_example = schemas["resend-accepted.schema.json"]["examples"][0]
+    parameters = [{"$ref": "#/components/parameters/MerchantId"}, EVENT_ID_PARAMETER]
+    return {
+        "/merchant/{merchant_id}/events/{event_id}/deliveries": {
+            "get": {
+                "tags": ["webhook deliveries"],
+                "operationId": "listEventDeliveries",
+                "summary": "List an event's delivery attempts",
+                "description": (
+                    "Every webhook delivery attempt of the event, to each endpoint, oldest "
+                    "first: up to 9 per endpoint on the retry schedule (1 min, 5 min, 30 min, "
+                    "2 h, 5 h, 10 h, 24 h, 24 h), and any resends. Kept 30 days."
+                ),
+                "parameters": parameters,
+                "responses": {
+                    "200": {
+                        "description": "The attempts.",
+                        "content": json_content("DeliveryAttemptList", attempts_example),
+                    },
+                    **error_refs(DELIVERIES_ERRORS),
+                },
+            }
+        },
+        "/merchant/{merchant_id}/events/{event_id}/resend": {
+            "post": {
+                "tags": ["webhook deliveries"],
+                "operationId": "resendEvent",
+                "summary": "Resend an event now",
+                "description": (
+                    "Queues one new delivery attempt now, outside the retry schedule (never "
+                    "retried), to the endpoint named or, with no body, to each endpoint of the "
+                    "merchant that wants the event's type. An unknown endpoint is `404`."
+                ),
+                "parameters": parameters,
+                "requestBody": {
+                    "required": False,
+                    "content": json_content("ResendRequest", resend_example),
+                },
+                "responses": {
+                    "202": {
+                        "description": "The attempts are queued.",
+                        "content": json_content("ResendAccepted", accepted_example),
+                    },
+                    **error_refs(RESEND_ERRORS),
+                },
+            }
         },
     }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from local.stack import OSLS, ROOT, STAGE
 
-ORDER = ("resources", "merchant-api", "bank-forwarder", "bank-callback", "events")
+ORDER = ("resources", "merchant-api", "bank-forwarder", "bank-callback", "events", "webhook-sender")
 
 
 def osls_env() -> dict[str, str]:

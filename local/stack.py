@@ -1,4 +1,4 @@
-"""The whole gateway on this machine: AWS emulator, the three Lambda services under
+"""The whole gateway on this machine: AWS emulator, the Lambda services under
 serverless-offline, the bank simulator, and the glue AWS would provide (API Gateway's
 gateway responses, the SQS event source, the payments stream's event source, the
 reconciler's schedule).
@@ -90,6 +90,8 @@ class Ports:
     forwarder_lambda: int = field(default_factory=free_port)
     events_offline: int = field(default_factory=free_port)
     events_lambda: int = field(default_factory=free_port)
+    sender_offline: int = field(default_factory=free_port)
+    sender_lambda: int = field(default_factory=free_port)
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -151,6 +153,8 @@ PORT_ROLES: dict[str, tuple[str, str | None]] = {
     "forwarder_lambda": ("bank-forwarder's serverless-offline Lambda port", None),
     "events_offline": ("events' serverless-offline HTTP port", None),
     "events_lambda": ("events' serverless-offline Lambda port", None),
+    "sender_offline": ("webhook-sender's serverless-offline HTTP port", None),
+    "sender_lambda": ("webhook-sender's serverless-offline Lambda port", None),
 }
 
 
@@ -281,6 +285,7 @@ class LocalStack:
             "BANK_URL": f"http://127.0.0.1:{self.ports.bank_simulator}",
             "WEBHOOK_ENDPOINTS_TABLE": names["WebhookEndpointsTable"],
             "WEBHOOK_SECRET_KEY_ID": names["WebhookSecretKeyAlias"],
+            "DELIVERIES_TABLE": names["DeliveriesTable"],
         }
 
     def use_emulator(self) -> None:
@@ -292,8 +297,8 @@ class LocalStack:
         os.environ.update(self.aws_env())
 
     def discover_queue_url(self, logical_id: str = "PaymentsQueue") -> str:
-        """The URL of a queue of the resources template (the payment queue by default) in
-        the running emulator."""
+        """The URL of the template's queue `logical_id` (the payment queue by default) in the
+        running emulator."""
         import boto3
 
         self.use_emulator()
@@ -419,6 +424,7 @@ class LocalStack:
             ("bank-callback", p.callback_offline, p.callback_lambda),
             ("bank-forwarder", p.forwarder_offline, p.forwarder_lambda),
             ("events", p.events_offline, p.events_lambda),
+            ("webhook-sender", p.sender_offline, p.sender_lambda),
         ):
             self._say(f"{name} under serverless-offline")
             # The edge runs the merchant API's authorizer, with API Gateway's result cache
@@ -480,7 +486,21 @@ class LocalStack:
         self.events_source = self._payments_stream_source()
         self._say("events recorder consuming the payments table's stream")
         self._start_webhook_sink()
-        self._pending_starts: list[Any] = [source, schedule, self.events_source]
+        # The webhook queue's event source, as Lambda's (partial batch failures honoured).
+        # Two pollers, as the forwarder's: a batch's records run side by side (one thread
+        # each), so an endpoint taking its full 10 s holds up no other record's attempt.
+        deliver = invoke_via_offline(p.sender_lambda, f"webhook-sender-{STAGE}-deliver", 60)
+        webhook_arn = f"arn:aws:sqs:{REGION}:123456789012:{gateway_names(STAGE)['WebhookQueue']}"
+        self.webhook_source = SqsEventSource(
+            sqs, self.webhook_queue_url, webhook_arn, deliver, batch_size=10, concurrency=2
+        )
+        self._say("webhook sender consuming the webhook queue")
+        self._pending_starts: list[Any] = [
+            source,
+            schedule,
+            self.events_source,
+            self.webhook_source,
+        ]
 
     def _payments_stream_source(self) -> Any:
         """The payments table's stream event source, invoking the events recorder."""
@@ -513,6 +533,7 @@ class LocalStack:
             ("bank-callback", p.callback_offline),
             ("bank-forwarder", p.forwarder_lambda),
             ("events", p.events_lambda),
+            ("webhook-sender", p.sender_lambda),
             ("bank-simulator", p.bank_simulator),
         ):
             self._wait_port(name, port)
@@ -552,6 +573,7 @@ class LocalStack:
             "bank-callback": p.callback_offline,
             "bank-forwarder": p.forwarder_lambda,
             "events": p.events_lambda,
+            "webhook-sender": p.sender_lambda,
             "bank-simulator": p.bank_simulator,
         }[name]
 
@@ -580,7 +602,11 @@ class LocalStack:
         """
         started = time.monotonic()
         self.kill(name)
-        sources = {"bank-forwarder": "forwarder_source", "events": "events_source"}
+        sources = {
+            "bank-forwarder": "forwarder_source",
+            "events": "events_source",
+            "webhook-sender": "webhook_source",
+        }
         source = getattr(self, sources[name], None) if name in sources else None
         if source is not None:
             source.pause()

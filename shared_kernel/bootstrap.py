@@ -19,6 +19,7 @@ from shared_kernel.settings import Settings
 
 if TYPE_CHECKING:
     from shared_kernel.adapters.bank.client import HttpAcquiringBank
+    from shared_kernel.adapters.dynamodb.deliveries import DynamoDeliveryLog
     from shared_kernel.adapters.dynamodb.events import DynamoEventStore
     from shared_kernel.adapters.dynamodb.idempotency import DynamoIdempotencyStore
     from shared_kernel.adapters.dynamodb.merchants import DynamoMerchantDirectory
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from shared_kernel.adapters.secrets import SecretsManagerSecrets
     from shared_kernel.application.apply_action_update import ApplyActionUpdate
     from shared_kernel.application.apply_bank_update import ApplyBankUpdate
+    from shared_kernel.application.deliver_webhooks import DeliverToEndpoint, FanOutEvent
+    from shared_kernel.application.event_deliveries import ListDeliveries, ResendEvent
     from shared_kernel.application.forward_action import ForwardAction
     from shared_kernel.application.forward_delivery import ForwardDelivery
     from shared_kernel.application.forward_payment import ForwardPayment
@@ -67,7 +70,7 @@ if TYPE_CHECKING:
         RotateWebhookSecret,
         SecretWrites,
     )
-    from shared_kernel.application.webhook_ports import WebhookQueue
+    from shared_kernel.application.webhook_ports import UrlGuard, WebhookQueue
     from shared_kernel.domain.webhook_url import CheckedUrl
 
 
@@ -609,6 +612,72 @@ class Gateway:
         from shared_kernel.application.webhook_endpoints import DeleteWebhookEndpoint
 
         return DeleteWebhookEndpoint(self.webhook_endpoints)
+
+    # -- webhook delivery (SPEC §10) -----------------------------------------------------
+
+    @cached_property
+    def url_guard(self) -> UrlGuard:
+        """The SSRF check of a webhook URL at each delivery: the registration's rules again
+        (DNS can change), answering the addresses to connect to."""
+        from shared_kernel.application.webhook_ports import UnsafeUrl
+        from shared_kernel.domain import webhook_url
+
+        def guard(url: str) -> tuple[str, ...]:
+            try:
+                return self.check_webhook_url(url).addresses
+            except webhook_url.UnsafeUrl as refused:
+                raise UnsafeUrl(str(refused)) from refused
+
+        return guard
+
+    @cached_property
+    def delivery_log(self) -> DynamoDeliveryLog:
+        """The deliveries table (every webhook delivery attempt)."""
+        from shared_kernel.adapters.dynamodb.deliveries import DynamoDeliveryLog
+
+        return DynamoDeliveryLog(self.dynamodb, self.settings.deliveries_table)
+
+    @cached_property
+    def fan_out_event(self) -> FanOutEvent:
+        """Use case: queue attempt 1 of an event at each subscribed endpoint."""
+        from shared_kernel.application.deliver_webhooks import FanOutEvent
+
+        return FanOutEvent(self.events, self.webhook_endpoints, self.webhook_queue)
+
+    @cached_property
+    def deliver_to_endpoint(self) -> DeliverToEndpoint:
+        """Use case: one signed attempt at one endpoint, then the schedule's next step."""
+        from shared_kernel.adapters.webhook_http import HttpWebhookPoster
+        from shared_kernel.application.deliver_webhooks import DeliverToEndpoint
+        from shared_kernel.application.webhook_schedule import RetrySchedule
+
+        return DeliverToEndpoint(
+            self.events,
+            self.webhook_endpoints,
+            self.webhook_queue,
+            self.delivery_log,
+            self.url_guard,
+            HttpWebhookPoster(),
+            self.clock,
+            RetrySchedule(self.settings.webhook_retry_scale),
+            self.metrics,
+        )
+
+    @cached_property
+    def list_deliveries(self) -> ListDeliveries:
+        """Use case: the attempts of a merchant's event."""
+        from shared_kernel.application.event_deliveries import ListDeliveries
+
+        return ListDeliveries(self.events, self.delivery_log)
+
+    @cached_property
+    def resend_event(self) -> ResendEvent:
+        """Use case: one attempt now, outside the schedule."""
+        from shared_kernel.application.event_deliveries import ResendEvent
+
+        return ResendEvent(
+            self.events, self.webhook_endpoints, self.webhook_queue, self.delivery_log
+        )
 
 
 _lock = threading.Lock()

@@ -38,6 +38,7 @@ __all__ = [
     "UnknownContract",
     "assert_valid",
     "load_schema",
+    "parse_message",
     "schema_names",
     "validate",
 ]
@@ -122,6 +123,23 @@ def assert_valid(schema_name: str, instance: object) -> None:
     details = validate(schema_name, instance)
     if details:
         raise ContractViolation(schema_name, details)
+
+
+def parse_message(schema_name: str, body: str) -> dict[str, Any]:
+    """The JSON object a queue message's `body` holds; ValueError (naming the contract and
+    every failing field) when it is not JSON or breaks contract ``schema_name``."""
+    import json
+
+    try:
+        document: object = json.loads(body)
+    except ValueError:
+        raise ValueError(f"{schema_name}: body is not JSON") from None
+    problems = validate(schema_name, document)
+    if problems:
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise ValueError(f"{schema_name} contract violated: {summary}")
+    assert isinstance(document, dict)
+    return document
 
 
 # --- loading -------------------------------------------------------------------------------

@@ -65,6 +65,10 @@ class Settings:
     # The merchants' webhook endpoints and the KMS key of their signing secrets (SPEC §10).
     webhook_endpoints_table: str = ""
     webhook_secret_key_id: str = ""
+    # Every webhook delivery attempt (the sender writes, the merchant API reads).
+    deliveries_table: str = ""
+    # A factor on every wait of the webhook retry schedule (SPEC §10; local runs and tests).
+    webhook_retry_scale: float = 1.0
     # Under serverless-offline (the local stack), which sets IS_OFFLINE=true.
     offline: bool = False
 
@@ -110,5 +114,7 @@ class Settings:
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
             webhook_endpoints_table=env.get("WEBHOOK_ENDPOINTS_TABLE", ""),
             webhook_secret_key_id=env.get("WEBHOOK_SECRET_KEY_ID", ""),
+            deliveries_table=env.get("DELIVERIES_TABLE", ""),
+            webhook_retry_scale=_float(env, "WEBHOOK_RETRY_SCALE", 1.0),
             offline=env.get("IS_OFFLINE") == "true",
         )

@@ -69,6 +69,8 @@ TEST_TUNING = {
     # An authorisation lasts 20 s instead of 7 days, so that the e2e suite sees the reconciler
     # void an expired one (tests capturing an authorisation do so well within it).
     "AUTHORIZATION_VALIDITY_S": "20",
+    # The webhook retry schedule in about 25 s (SPEC §10), for the delivery tests.
+    "WEBHOOK_RETRY_SCALE": "0.0001",
 }
 
 

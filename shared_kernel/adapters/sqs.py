@@ -101,15 +101,7 @@ class SqsPaymentQueue:
 
 def parse_queued_payment(body: str) -> QueuedPayment:
     """The payment a queue message names; raises ValueError if it breaks the contract."""
-    try:
-        document: object = json.loads(body)
-    except ValueError:
-        raise ValueError(f"{CONTRACT}: body is not JSON") from None
-    problems = contracts.validate(CONTRACT, document)
-    if problems:
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise ValueError(f"{CONTRACT} contract violated: {summary}")
-    assert isinstance(document, dict)
+    document = contracts.parse_message(CONTRACT, body)
     return QueuedPayment(
         payment_id=UUID(document["payment_id"]),
         merchant_id=UUID(document["merchant_id"]),

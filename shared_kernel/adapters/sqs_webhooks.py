@@ -3,14 +3,16 @@ the webhook sender, each a `webhook-queue-message` body (ids only).
 
 `fan_out` hands over a new event; `deliver` one attempt at one endpoint, after a delay. An SQS
 message can be delayed at most 900 s: a longer wait of the retry schedule is several hops,
-which the sender makes, so a longer delay here is refused rather than shortened.
-`parse_webhook_message` is the consumer's side of the same contract.
+which the sender makes (each `deliver` carries the due time, `not_before`), so a longer delay
+here is refused rather than shortened. `parse_webhook_message` is the consumer's side of the
+same contract.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -27,6 +29,13 @@ CONTRACT = "webhook-queue-message"
 MAX_DELAY_S = 900  # SQS's limit on DelaySeconds
 FAN_OUT = "fan_out"
 DELIVER = "deliver"
+_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _whole_second_up(moment: datetime) -> datetime:
+    """`moment` rounded up to its second: a due time is never brought forward."""
+    whole = moment.astimezone(UTC).replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def message_body(message: FanOut | EndpointDelivery) -> dict[str, Any]:
@@ -40,6 +49,8 @@ def message_body(message: FanOut | EndpointDelivery) -> dict[str, Any]:
         body.update(
             endpoint_id=str(message.endpoint_id), attempt=message.attempt, resend=message.resend
         )
+        if message.not_before is not None:
+            body["not_before"] = _whole_second_up(message.not_before).strftime(_TIMESTAMP)
     return body
 
 
@@ -77,22 +88,18 @@ class SqsWebhookQueue:
 
 def parse_webhook_message(body: str) -> FanOut | EndpointDelivery:
     """The message a webhook queue body holds; raises ValueError if it breaks the contract."""
-    try:
-        document: object = json.loads(body)
-    except ValueError:
-        raise ValueError(f"{CONTRACT}: body is not JSON") from None
-    problems = contracts.validate(CONTRACT, document)
-    if problems:
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise ValueError(f"{CONTRACT} contract violated: {summary}")
-    assert isinstance(document, dict)
+    document = contracts.parse_message(CONTRACT, body)
     event_id, merchant_id = UUID(document["event_id"]), UUID(document["merchant_id"])
     if document["kind"] == FAN_OUT:
         return FanOut(event_id, merchant_id)
+    not_before = document.get("not_before")
     return EndpointDelivery(
         event_id,
         merchant_id,
         UUID(document["endpoint_id"]),
         int(document["attempt"]),
         bool(document["resend"]),
+        None
+        if not_before is None
+        else datetime.strptime(not_before, _TIMESTAMP).replace(tzinfo=UTC),
     )

@@ -366,6 +366,8 @@ ALLOWED_METHODS = {
     "/merchant/{merchant_id}/payment/{payment_id}/refunds": "POST",
     "/merchant/{merchant_id}/payment/{payment_id}/actions": "GET",
     "/merchant/{merchant_id}/payment/{payment_id}/actions/{action_id}": "GET",
+    "/merchant/{merchant_id}/events/{event_id}/deliveries": "GET",
+    "/merchant/{merchant_id}/events/{event_id}/resend": "POST",
 }
 
 

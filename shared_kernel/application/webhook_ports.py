@@ -63,6 +63,9 @@ class EndpointDelivery:
     endpoint_id: UUID
     attempt: int
     resend: bool = False
+    # When the attempt is due, for a wait longer than one SQS delay (900 s): the message then
+    # hops through the queue until this time (None: due when received).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,47 @@ class DeliveryAttempt:
     status_code: int | None
     error: str | None
     duration_ms: int
+    # A merchant's resend (outside the schedule: never overwrites a scheduled attempt).
+    resend: bool = False
+    # The schedule's last attempt failed: the delivery to this endpoint is `failed`.
+    delivery_failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    """What one webhook POST came to: the HTTP status (None if there was no answer), why it
+    failed when it did, and how long it took."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        """A 2xx answer (within the timeout): the event is delivered."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class UnsafeUrl(Exception):
+    """A webhook URL the SSRF rules refuse (loopback, private, link-local, metadata, ...)."""
+
+
+class UrlGuard(Protocol):
+    """The SSRF check of a webhook URL, made again at each delivery (DNS can change)."""
+
+    def __call__(self, url: str) -> Sequence[str]:
+        """The checked IP addresses `url`'s host resolves to (connect only to these); raises
+        UnsafeUrl when the URL or any address is refused."""
+
+
+class WebhookPoster(Protocol):
+    """HTTP POSTs to merchants' webhook endpoints."""
+
+    def post(
+        self, url: str, addresses: Sequence[str], headers: dict[str, str], body: bytes
+    ) -> PostResult:
+        """POST `body` to `url`, connected to one of the checked `addresses`, the whole
+        request bounded by the timeout, no redirect followed, no proxy used."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,20 @@ def aws_client(aws_endpoint: str) -> ClientFactory:
     return make
 
 
+def unreachable_sqs(aws_client: ClientFactory) -> tuple[Any, str]:
+    """An SQS client pointed at a port nothing listens on (one try, short timeouts), and that
+    endpoint's URL, for the adapters' outage cases."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    client = aws_client(
+        "sqs",
+        endpoint_url=closed,
+        connect_timeout=0.5,
+        read_timeout=0.5,
+        retries={"total_max_attempts": 1},
+    )
+    return client, closed
+
+
 def unique(prefix: str) -> str:
     """A resource name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -202,6 +216,7 @@ class Tables:
     idempotency: str
     events: str
     webhook_endpoints: str
+    deliveries: str
     endpoint: str
 
     def dynamodb(self) -> DynamoTables:
@@ -217,6 +232,7 @@ TABLE_IDS = {
     "idempotency": "IdempotencyTable",
     "events": "EventsTable",
     "webhook_endpoints": "WebhookEndpointsTable",
+    "deliveries": "DeliveriesTable",
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pynamodb.models import Model
 
+from shared_kernel.adapters.dynamodb.deliveries import DeliveryModel
 from shared_kernel.adapters.dynamodb.events import EventModel
 from shared_kernel.adapters.dynamodb.idempotency import IdempotencyModel
 from shared_kernel.adapters.dynamodb.models import (
@@ -47,6 +48,7 @@ def keys_of(definition: dict[str, Any]) -> dict[str, Any]:
         (ApiKeyModel, "MerchantsTable"),
         (IdempotencyModel, "IdempotencyTable"),
         (EventModel, "EventsTable"),
+        (DeliveryModel, "DeliveriesTable"),
     ],
 )
 def test_a_models_key_schema_is_its_tables(model: type[Model], logical_id: str) -> None:

@@ -14,7 +14,7 @@ from shared_kernel.application.errors import QueueUnavailable
 from shared_kernel.application.ports import QueuedPayment
 from shared_kernel.contracts import ContractViolation, validate
 
-from .conftest import ClientFactory, free_port
+from .conftest import ClientFactory, unreachable_sqs
 
 pytestmark = pytest.mark.integration
 
@@ -84,14 +84,7 @@ def test_a_message_for_an_action_carries_its_action_id(
 
 def test_an_unreachable_endpoint_raises_queue_unavailable(aws_client: ClientFactory) -> None:
     """Connection errors become QueueUnavailable, so submit can leave it to the reconciler."""
-    closed = f"http://127.0.0.1:{free_port()}"
-    sqs = aws_client(
-        "sqs",
-        endpoint_url=closed,
-        connect_timeout=0.5,
-        read_timeout=0.5,
-        retries={"total_max_attempts": 1},
-    )
+    sqs, closed = unreachable_sqs(aws_client)
     queue = SqsPaymentQueue(sqs, f"{closed}/123456789012/payments")
 
     with pytest.raises(QueueUnavailable):

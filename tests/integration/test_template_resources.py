@@ -14,6 +14,7 @@ from pynamodb.models import Model
 
 from bench.common import create_resources
 from bench.requests_count import gsi_writes, payments_layout
+from shared_kernel.adapters.dynamodb.deliveries import DeliveryModel
 from shared_kernel.adapters.dynamodb.events import EventModel
 from shared_kernel.adapters.dynamodb.idempotency import IdempotencyModel
 from shared_kernel.adapters.dynamodb.models import ApiKeyModel, MerchantModel, PaymentModel
@@ -43,6 +44,7 @@ MODEL_TABLES: dict[type[Model], str] = {
     EventModel: "EventsTable",
     WebhookEndpointModel: "WebhookEndpointsTable",
     EndpointCountModel: "WebhookEndpointsTable",
+    DeliveryModel: "DeliveriesTable",
 }
 
 

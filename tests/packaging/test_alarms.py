@@ -16,7 +16,14 @@ from shared_kernel.observability.metrics import NAMESPACE
 
 pytestmark = pytest.mark.packaging
 
-SERVICES = ("resources", "merchant-api", "bank-forwarder", "bank-callback", "events")
+SERVICES = (
+    "resources",
+    "merchant-api",
+    "bank-forwarder",
+    "bank-callback",
+    "events",
+    "webhook-sender",
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +65,13 @@ def test_every_alarm_is_in_the_resources_template_and_notifies_the_alarm_topic(
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         (NAMESPACE, "ReconcileAlerts"),
     ] == watched
-    assert {"merchant-api": {}, "bank-forwarder": {}, "bank-callback": {}, "events": {}} == {
-        s: a for s, a in alarms.items() if s != "resources"
-    }
+    assert {
+        "merchant-api": {},
+        "bank-forwarder": {},
+        "bank-callback": {},
+        "events": {},
+        "webhook-sender": {},
+    } == {s: a for s, a in alarms.items() if s != "resources"}
     assert ["AlarmTopic"] == list(of_type(templates["resources"], "AWS::SNS::Topic"))
     notified = {
         (json.dumps(a["AlarmActions"]), json.dumps(a["OKActions"]))

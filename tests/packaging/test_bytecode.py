@@ -22,7 +22,7 @@ from tests.packaging.template_checks import TEMPLATE
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["merchant-api", "bank-forwarder", "bank-callback", "events"]
+SERVICES = ["merchant-api", "bank-forwarder", "bank-callback", "events", "webhook-sender"]
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 
 # Imports each handler module in a fresh interpreter and reports, as JSON, the files it

@@ -14,7 +14,14 @@ from tests.packaging.template_checks import TEMPLATE
 
 pytestmark = pytest.mark.packaging
 
-SERVICES = ["resources", "merchant-api", "bank-forwarder", "bank-callback", "events"]
+SERVICES = [
+    "resources",
+    "merchant-api",
+    "bank-forwarder",
+    "bank-callback",
+    "events",
+    "webhook-sender",
+]
 
 
 @pytest.mark.parametrize("service", SERVICES)

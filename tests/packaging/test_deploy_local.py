@@ -64,6 +64,7 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "bank-forwarder-local",
         "bank-callback-local",
         "events-local",
+        "webhook-sender-local",
     } == set(statuses)
     assert all(s.endswith("_COMPLETE") and "ROLLBACK" not in s for s in statuses.values())
     assert {
@@ -83,9 +84,12 @@ def test_deploy_local_deploys_every_stack(emulator: int) -> None:
         "merchant-api-local-listWebhookEndpoints",
         "merchant-api-local-deleteWebhookEndpoint",
         "merchant-api-local-rotateWebhookSecret",
+        "merchant-api-local-listDeliveries",
+        "merchant-api-local-resendEvent",
         "bank-forwarder-local-forward",
         "bank-forwarder-local-reconcile",
         "bank-callback-local-paymentUpdates",
         "bank-callback-local-actionUpdates",
         "events-local-record",
+        "webhook-sender-local-deliver",
     } == {f["FunctionName"] for f in functions}

@@ -33,7 +33,9 @@ def cfn_lint(template: Path) -> str:
     return "" if lint.returncode == 0 else lint.stdout + lint.stderr
 
 
-@pytest.mark.parametrize("service", ["merchant-api", "bank-forwarder", "bank-callback", "events"])
+@pytest.mark.parametrize(
+    "service", ["merchant-api", "bank-forwarder", "bank-callback", "events", "webhook-sender"]
+)
 def test_service_packages_with_handlers_kernel_and_contracts(
     service: str, packaged: Callable[[str], Path]
 ) -> None:
