@@ -186,6 +186,12 @@ def test_payment_show_prints_the_payment_resource_and_no_card_data(stage: Deploy
         "reference": "order-ops-show",
         "created_at": timestamp(payment.created_at),
         "updated_at": timestamp(payment.updated_at),
+        "capture_method": "automatic",
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "amount_refundable": 0,
+        "capture_before": None,
+        "cancellation_reason": None,
     } == json.loads(done.stdout)
     secrets = [CARD_NUMBER, base64.b64encode(sealed).decode(), sealed.hex()]
     secrets.append(item["card_fingerprint"]["S"])

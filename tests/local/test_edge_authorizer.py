@@ -93,8 +93,9 @@ def context_of(headers: list[tuple[str, str]] | OfflineError) -> dict[str, Any]:
 def test_the_merchant_api_template_protects_every_route_with_a_60_s_cache() -> None:
     """Read from services/merchant-api/serverless.yml: POST payments, GET payment, GET payments,
     GET events and one event, the four webhook endpoint routes, the POSTs of a payment's
-    capture, void and refunds, GET its actions and one action, by the `authorizer` function
-    on the Authorization header, cached resultTtlInSeconds (60 s)."""
+    capture, void and refunds, GET its actions and one action, an event's deliveries and its
+    resend, by the `authorizer` function on the Authorization header, cached
+    resultTtlInSeconds (60 s)."""
     routes = load_protected_routes(MERCHANT_YML, "local")
     payment = "/merchant/m1/payment/p1"
     endpoints = "/merchant/m1/webhook-endpoints"
@@ -103,8 +104,9 @@ def test_the_merchant_api_template_protects_every_route_with_a_60_s_cache() -> N
     paths += [endpoints, endpoints, f"{endpoints}/e1", f"{endpoints}/e1/rotate-secret"]
     paths += [f"{payment}/capture", f"{payment}/void", f"{payment}/refunds"]
     paths += [f"{payment}/actions", f"{payment}/actions/a1"]
+    paths += ["/merchant/m1/events/e1/deliveries", "/merchant/m1/events/e1/resend"]
     methods = ["POST", "GET", "GET", "GET", "GET", "POST", "GET", "DELETE", "POST"]
-    methods += ["POST", "POST", "POST", "GET", "GET"]
+    methods += ["POST", "POST", "POST", "GET", "GET", "GET", "POST"]
 
     assert [(method, True) for method in methods] == [
         (r.method, r.path.fullmatch(path) is not None)
