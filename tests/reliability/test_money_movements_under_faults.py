@@ -70,6 +70,7 @@ class Moves:
     accepted: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    resent: int = 0
 
 
 def authorise(api: httpx.Client, shop: Merchant, index: int) -> dict[str, Any]:
@@ -96,19 +97,22 @@ def wait_action(api: httpx.Client, shop: Merchant, location: str) -> dict[str, A
         time.sleep(0.5)
 
 
-def send(api: httpx.Client, shop: Merchant, payment_id: str, route: str, body: object) -> Any:
+def send(api: httpx.Client, shop: Merchant, moves: Moves, route: str, body: object) -> Any:
     """POST a capture or refund with an Idempotency-Key, sent again with the same key (as a
-    merchant would) when the local API answers 5xx or drops the connection under load."""
+    merchant would; counted in `moves.resent`) when the local API answers 5xx or drops the
+    connection under load (cold starts of many Lambda workers at once on 2 cores)."""
     key = str(uuid.uuid4())
     for _ in range(MERCHANT_ATTEMPTS - 1):
         try:
-            answer = post(api, shop, payment_id, route, body, key)
+            answer = post(api, shop, moves.payment_id, route, body, key)
         except httpx.HTTPError:
+            moves.resent += 1
             continue
         if answer.status_code < 500:
             return answer
+        moves.resent += 1
         time.sleep(2.0)
-    return post(api, shop, payment_id, route, body, key)
+    return post(api, shop, moves.payment_id, route, body, key)
 
 
 def move_money(api: httpx.Client, shop: Merchant, index: int) -> Moves:
@@ -119,7 +123,7 @@ def move_money(api: httpx.Client, shop: Merchant, index: int) -> Moves:
     moves = Moves(payment_id, authorised["status"])
     if moves.authorisation != "authorized":
         return moves
-    capture = send(api, shop, payment_id, "capture", {"amount": CAPTURED})
+    capture = send(api, shop, moves, "capture", {"amount": CAPTURED})
     if 202 != capture.status_code:
         moves.unexpected.append(f"capture {capture.status_code} {capture.text[:200]}")
         return moves
@@ -128,7 +132,7 @@ def move_money(api: httpx.Client, shop: Merchant, index: int) -> Moves:
         return moves
     with ThreadPoolExecutor(max_workers=len(REFUNDS)) as pool:
         answers = list(
-            pool.map(lambda a: send(api, shop, payment_id, "refunds", {"amount": a}), REFUNDS)
+            pool.map(lambda a: send(api, shop, moves, "refunds", {"amount": a}), REFUNDS)
         )
     for answer in answers:
         code = answer.json().get("error", {}).get("code")
@@ -242,7 +246,8 @@ def test_concurrent_captures_and_refunds_under_faults_never_over_refund(
         faults=(
             f"503 30%, timeout 10% on actions: {report.answered_503} 503s, "
             f"{report.held_202} held 202s; 2 SIGKILLs, batches failed per kill {hit} "
-            f"({killed_messages} messages)"
+            f"({killed_messages} messages); merchant POSTs resent after a local 5xx: "
+            f"{sum(m.resent for m in moved)}"
         ),
     )
 
