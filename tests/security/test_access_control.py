@@ -56,6 +56,8 @@ def valid_body(template: str) -> dict[str, Any]:
         return {"url": "http://127.0.0.1:3003/webhooks/bola", "enabled_events": ["*"]}
     if template.endswith("/rotate-secret"):
         return {"expires_in_hours": 0}
+    if template.endswith("/resend"):
+        return {}
     return payment_body("4242424242424242")
 
 
