@@ -188,6 +188,14 @@ def test_a_resend_body_breaking_its_contract_names_the_field() -> None:
     assert {"endpoint_id", "url"} == {d.field for d in raised.value.details}
 
 
+def test_a_json_null_body_is_refused_as_not_an_object() -> None:
+    """A body of `null` (as API Gateway passes it: the string) is 400 naming the body, not
+    "every endpoint" (serverless-offline alone turns it into no body)."""
+    with pytest.raises(ValidationError) as caught:
+        resend_request(request("POST", "null"))
+    assert ["body"] == [d.field for d in caught.value.details]
+
+
 def test_the_deliveries_answer_is_the_contract_shape() -> None:
     """200 {"data": [...]} valid against delivery-attempt-list, times in whole seconds."""
     attempts = [
