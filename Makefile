@@ -37,7 +37,7 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json $(wildcard patches/*.patch)
 	npm ci --no-audit --no-fund
 	touch $@
 

@@ -33,6 +33,26 @@ def test_the_delivery_routes_answer_404_for_an_event_the_merchant_does_not_have(
     assert [(404, "not_found")] * 3 == [(a.status_code, a.json()["error"]["code"]) for a in answers]
 
 
+@pytest.mark.parametrize("body", ["null", "false", "0", '""', '"{}"', " null "])
+def test_a_json_body_that_is_not_an_object_reaches_the_handler_as_sent(
+    api: httpx.Client, merchant: Merchant, body: str
+) -> None:
+    """`-d null` is a body that is not an object: 400 naming the body, as in API Gateway,
+    never "resend to every endpoint". serverless-offline 13.9.0 dropped falsy JSON bodies and
+    unquoted JSON strings (`"{}"` came as `{}`); the project's patch
+    (patches/serverless-offline+13.9.0.patch) hands the Lambda the text as sent."""
+    answer = api.post(
+        f"/merchant/{merchant.id}/events/{uuid.uuid4()}/resend",
+        content=body,
+        headers={**merchant.auth, "Content-Type": "application/json"},
+    )
+
+    assert (400, ["body"]) == (
+        answer.status_code,
+        [d["field"] for d in answer.json()["error"]["details"]],
+    ), answer.text
+
+
 def test_the_sender_consumes_both_kinds_of_message_from_the_webhook_queue(
     stack: LocalStack,
 ) -> None:

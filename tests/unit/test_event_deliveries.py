@@ -190,7 +190,7 @@ def test_a_resend_body_breaking_its_contract_names_the_field() -> None:
 
 def test_a_json_null_body_is_refused_as_not_an_object() -> None:
     """A body of `null` (as API Gateway passes it: the string) is 400 naming the body, not
-    "every endpoint" (serverless-offline alone turns it into no body)."""
+    "every endpoint" (tests/e2e/test_webhook_sender.py checks the same through the edge)."""
     with pytest.raises(ValidationError) as caught:
         resend_request(request("POST", "null"))
     assert ["body"] == [d.field for d in caught.value.details]
