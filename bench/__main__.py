@@ -144,6 +144,8 @@ def _rows(results: dict[str, Any]) -> list[Row]:
                 "",
             )
         )
+    for name, op in (measured or {}).get("operations", {}).items():
+        rows += _operation_rows(name, op)
     cost = results.get("cost")
     if cost:
         for volume in cost["volumes"]:
@@ -202,6 +204,17 @@ def _rows(results: dict[str, Any]) -> list[Row]:
                 "",
             )
         )
+    if e2e and "change_to_first_attempt_p50_ms" in e2e:
+        rows.append(
+            (
+                "local status change -> first webhook attempt",
+                f"p50 {e2e['change_to_first_attempt_p50_ms']:.0f} / "
+                f"p99 {e2e['change_to_first_attempt_p99_ms']:.0f} ms",
+                f"{e2e['webhook_first_attempts']} payment.succeeded events, one endpoint",
+                "",
+                "",
+            )
+        )
     for p in results.get("packages", []):
         rows.append(
             (
@@ -213,6 +226,33 @@ def _rows(results: dict[str, Any]) -> list[Row]:
             )
         )
     return rows
+
+
+def _operation_rows(name: str, op: dict[str, Any]) -> list[Row]:
+    """The requests and the cost of one operation of bench.operations."""
+    steps = "; ".join(
+        f"{step['handler']}: "
+        + (", ".join(f"{o.split(':')[1]} {n:g}" for o, n in step["requests"].items()) or "none")
+        for step in op["steps"]
+    )
+    cap = op["capacity"]
+    usd = op["usd"]
+    return [
+        (
+            f"AWS requests: {name}",
+            steps,
+            f"DynamoDB RRU {cap['rru']:g}, WRU {cap['wru']:g} + GSI {cap['gsi_wru']:g}",
+            "",
+            "",
+        ),
+        (
+            f"cost of a {name}",
+            f"${op['usd_per_million']:.2f} per million",
+            ", ".join(f"{k} ${v * 1e6:.2f}" for k, v in usd.items() if v),
+            "",
+            "",
+        ),
+    ]
 
 
 def render(results: dict[str, Any]) -> str:

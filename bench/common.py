@@ -34,7 +34,16 @@ HANDLERS: dict[str, tuple[str, str]] = {
     "forward": ("bank-forwarder", "forward"),
     "reconcile": ("bank-forwarder", "reconcile"),
     "payment_updates": ("bank-callback", "payment_updates"),
+    "request_capture": ("merchant-api", "request_action"),
+    "request_refund": ("merchant-api", "request_action"),
+    "list_payments": ("merchant-api", "list_payments"),
+    "create_webhook_endpoint": ("merchant-api", "create_webhook_endpoint"),
+    "action_updates": ("bank-callback", "action_updates"),
+    "record_events": ("events", "record"),
+    "deliver_webhooks": ("webhook-sender", "deliver"),
 }
+# The function a handler module exports, where it is not `handler` (one module, three routes).
+HANDLER_ATTRIBUTES = {"request_capture": "capture", "request_refund": "refund"}
 
 
 def handlers_package(service: str) -> str:
@@ -137,6 +146,7 @@ class Resources:
         port = int(self.endpoint.rsplit(":", 1)[1])
         stack = LocalStack(Ports(aws_emulator=port))
         stack.queue_url = self.queue_url
+        stack.webhook_queue_url = self.queue_urls.get("WebhookQueue", "")
         env = stack.settings_env()
         env.update(DUMMY_CREDENTIALS)
         env["BANK_URL"] = bank_url
@@ -212,9 +222,8 @@ def memory_sizes() -> dict[str, int]:
         provider_memory = int(document.get("provider", {}).get("memorySize", 1024))
         memory = provider_memory
         for function in (document.get("functions") or {}).values():
-            if str(function.get("handler", "")).startswith(
-                f"{handlers_package(service)}/{module}."
-            ):
+            attribute = HANDLER_ATTRIBUTES.get(name, "handler")
+            if function.get("handler") == f"{handlers_package(service)}/{module}.{attribute}":
                 memory = int(function.get("memorySize", provider_memory))
         sizes[name] = memory
     return sizes

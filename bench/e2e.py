@@ -6,10 +6,17 @@ Completion is watched on the emulator, not by polling the API: the payments tabl
 open-payments index is empty once every payment is final (one Query every 0.2 s). Each
 payment's POST→final latency is its final `updated_at` (written by the gateway on the same
 machine) minus the moment its POST was sent.
+
+Webhooks: an endpoint of the merchant, registered through the API before the run, points at
+a receiver of the bench's own (127.0.0.1, answering 200 at once). A payment's status change
+-> first delivery attempt latency is the first arrival of its `payment.succeeded` event
+minus that payment's final `updated_at`: the stream's event source, the recorder, the
+fan-out, the sender and the POST, as the local stack runs them.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import median, percentile
+from bench.harness import WEBHOOK_PATH, BankStub
 
 CARD = {
     "card_number": "4242424242424242",
@@ -66,6 +74,14 @@ def run(
         headers = {"Authorization": f"Bearer {merchant['api_key']}"}
         path = f"/merchant/{merchant['merchant_id']}/payments"
         local = threading.local()
+        receiver = BankStub().start()  # only its webhook receiver is used
+        endpoint = httpx.post(
+            f"{base}/merchant/{merchant['merchant_id']}/webhook-endpoints",
+            json={"url": receiver.url + WEBHOOK_PATH, "enabled_events": ["payment.succeeded"]},
+            headers=headers,
+            timeout=30,
+        )
+        assert endpoint.status_code == 201, endpoint.text
 
         def post(i: int) -> tuple[str, float, float, int]:
             client = getattr(local, "client", None)
@@ -101,6 +117,7 @@ def run(
         all_final = time.time()
         accepted = [r for r in results if r[3] == 201]
         finals: list[float] = []
+        final_at: dict[str, float] = {}
         statuses: dict[str, int] = {}
         for payment_id, sent_at, _, _ in accepted:
             item = dynamodb.get_item(TableName=table, Key={"payment_id": {"S": payment_id}})["Item"]
@@ -108,8 +125,19 @@ def run(
             statuses[status] = statuses.get(status, 0) + 1
             updated = datetime.fromisoformat(item["updated_at"]["S"]).astimezone(UTC)
             finals.append(updated.timestamp() - sent_at)
+            final_at[payment_id] = updated.timestamp()
         post_s = [r[2] for r in results]
+        delivered = first_arrivals(receiver, {r[0] for r in accepted}, timeout_s=60)
+        receiver.stop()
+        delays = [
+            delivered[payment_id] - final_at[payment_id]
+            for payment_id in delivered
+            if payment_id in final_at
+        ]
         return {
+            "webhook_first_attempts": len(delays),
+            "change_to_first_attempt_p50_ms": median(delays) * 1000,
+            "change_to_first_attempt_p99_ms": percentile(delays, 99) * 1000,
             "payments": payments,
             "clients": clients,
             "accepted": len(accepted),
@@ -125,3 +153,20 @@ def run(
         }
     finally:
         stack.stop()
+
+
+def first_arrivals(receiver: BankStub, payments: set[str], timeout_s: float) -> dict[str, float]:
+    """When each of `payments` first had its `payment.succeeded` event delivered (waiting up
+    to `timeout_s` for them all)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        first: dict[str, float] = {}
+        for arrived, raw in list(receiver.webhooks):
+            event = json.loads(raw)
+            data = event["data"]
+            payment_id = str(data.get("object", data).get("id"))
+            if event["type"] == "payment.succeeded" and payment_id in payments:
+                first[payment_id] = min(arrived, first.get(payment_id, arrived))
+        if len(first) == len(payments) or time.monotonic() > deadline:
+            return first
+        time.sleep(0.5)

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bench.common import REGION, LambdaContext, handler_path
+from bench.common import HANDLER_ATTRIBUTES, REGION, LambdaContext, handler_path
 
 Handler = Callable[[dict[str, Any], Any], Any]
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:gateway-local-payments-to-bank"
 
 # -- the bank --------------------------------------------------------------------------------
+
+WEBHOOK_PATH = "/webhooks"
 
 
 class _BankHandler(BaseHTTPRequestHandler):
@@ -35,9 +37,17 @@ class _BankHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if self.path.startswith(WEBHOOK_PATH):  # a merchant's receiver
+            self.server.webhooks.append((time.time(), raw))
+            self._answer(200, {"received": True})
+            return
+        body = json.loads(raw or b"{}")
         if self.server.delay_s:
             time.sleep(self.server.delay_s)
+        if self.path.rsplit("/", 1)[-1] in ("captures", "voids", "refunds"):
+            self._answer(202, {"action_id": body.get("action_id"), "status": "PROCESSING"})
+            return
         self._answer(
             202,
             {
@@ -64,7 +74,9 @@ class _BankHandler(BaseHTTPRequestHandler):
 
 
 class BankStub(ThreadingHTTPServer):
-    """An acquiring bank that accepts every payment after `delay_s` (202 PROCESSING)."""
+    """An acquiring bank that accepts every payment and action after `delay_s` (202
+    PROCESSING); under WEBHOOK_PATH, a merchant's webhook receiver answering 200 (each
+    delivery kept with its arrival time)."""
 
     daemon_threads = True
     request_queue_size = 128  # a batch of ten connects at once; the default backlog is 5
@@ -72,6 +84,7 @@ class BankStub(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _BankHandler)
         self.delay_s = 0.0
+        self.webhooks: list[tuple[float, bytes]] = []
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -101,7 +114,7 @@ def load_handler(name: str) -> Handler:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    function: Handler = module.handler
+    function: Handler = getattr(module, HANDLER_ATTRIBUTES.get(name, "handler"))
     return function
 
 
@@ -179,10 +192,16 @@ def _merchant_authorizer(merchant_id: str) -> dict[str, Any]:
     return {"merchant_id": merchant_id, "principalId": merchant_id, "integrationLatency": 12}
 
 
-def submit_event(merchant_id: str, api_key: str, *, idempotency_key: bool = True) -> dict[str, Any]:
+def submit_event(
+    merchant_id: str,
+    api_key: str,
+    *,
+    idempotency_key: bool = True,
+    capture_method: str | None = None,
+) -> dict[str, Any]:
     """POST /merchant/{merchant_id}/payments with a valid body, as API Gateway sends it;
     with a new, unique Idempotency-Key unless `idempotency_key` is False."""
-    body = {
+    body: dict[str, Any] = {
         "card_number": "4242424242424242",
         "expiry_month": 12,
         "expiry_year": 2030,
@@ -191,6 +210,8 @@ def submit_event(merchant_id: str, api_key: str, *, idempotency_key: bool = True
         "currency": "GBP",
         "reference": "order-" + secrets.token_hex(4),
     }
+    if capture_method is not None:
+        body["capture_method"] = capture_method
     headers = {
         "Authorization": f"Bearer {api_key}",
         "Content-Type": "application/json",
@@ -219,6 +240,58 @@ def get_event(merchant_id: str, api_key: str, payment_id: str) -> dict[str, Any]
         {"merchant_id": merchant_id, "payment_id": payment_id},
         {"Authorization": f"Bearer {api_key}", "Host": "api.example"},
         None,
+        _merchant_authorizer(merchant_id),
+    )
+
+
+def action_event(
+    merchant_id: str, api_key: str, payment_id: str, route: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """POST /merchant/{merchant_id}/payment/{payment_id}/<route> (capture, void, refunds),
+    without an Idempotency-Key, as API Gateway sends it."""
+    resource = f"/merchant/{{merchant_id}}/payment/{{payment_id}}/{route}"
+    return _api_event(
+        "POST",
+        resource,
+        f"/merchant/{merchant_id}/payment/{payment_id}/{route}",
+        {"merchant_id": merchant_id, "payment_id": payment_id},
+        {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "X-Correlation-Id": "bench-" + secrets.token_hex(6),
+            "Host": "api.example",
+        },
+        json.dumps(body),
+        _merchant_authorizer(merchant_id),
+    )
+
+
+def list_event(merchant_id: str, api_key: str) -> dict[str, Any]:
+    """GET /merchant/{merchant_id}/payments (the first page, default size)."""
+    return _api_event(
+        "GET",
+        "/merchant/{merchant_id}/payments",
+        f"/merchant/{merchant_id}/payments",
+        {"merchant_id": merchant_id},
+        {"Authorization": f"Bearer {api_key}", "Host": "api.example"},
+        None,
+        _merchant_authorizer(merchant_id),
+    )
+
+
+def webhook_endpoint_event(merchant_id: str, api_key: str, url: str) -> dict[str, Any]:
+    """POST /merchant/{merchant_id}/webhook-endpoints for every event type."""
+    return _api_event(
+        "POST",
+        "/merchant/{merchant_id}/webhook-endpoints",
+        f"/merchant/{merchant_id}/webhook-endpoints",
+        {"merchant_id": merchant_id},
+        {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Host": "api.example",
+        },
+        json.dumps({"url": url, "enabled_events": ["*"]}),
         _merchant_authorizer(merchant_id),
     )
 
@@ -261,8 +334,38 @@ def callback_event(
     )
 
 
-def sqs_event(messages: list[tuple[str, str, str]], receive_count: int = 1) -> dict[str, Any]:
-    """An SQS event of (payment_id, merchant_id, correlation_id) queue messages."""
+def action_update_event(
+    secret: str, payment_id: str, merchant_id: str, action_id: str, kind: str
+) -> dict[str, Any]:
+    """POST /bank/action-updates: the action `action_id` of type `kind` SUCCEEDED, signed."""
+    from shared_kernel.adapters.bank.signature import sign
+
+    body = json.dumps(
+        {
+            "payment_request_id": payment_id,
+            "merchant_id": merchant_id,
+            "action_id": action_id,
+            "type": kind,
+            "status": "SUCCEEDED",
+            "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        separators=(",", ":"),
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Bank-Signature": sign(secret, int(time.time()), body.encode()),
+        "Host": "callback.example",
+    }
+    return _api_event(
+        "POST", "/bank/action-updates", "/bank/action-updates", None, headers, body, None
+    )
+
+
+def sqs_event(
+    messages: list[tuple[str, str, str]], receive_count: int = 1, action_id: str | None = None
+) -> dict[str, Any]:
+    """An SQS event of (payment_id, merchant_id, correlation_id) queue messages (each naming
+    `action_id`, if given: a capture, void or refund to send)."""
     now = datetime.now(UTC)
     records = []
     for payment_id, merchant_id, correlation_id in messages:
@@ -272,6 +375,8 @@ def sqs_event(messages: list[tuple[str, str, str]], receive_count: int = 1) -> d
             "correlation_id": correlation_id,
             "enqueued_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+        if action_id is not None:
+            body["action_id"] = action_id
         records.append(
             {
                 "messageId": str(uuid.uuid4()),
@@ -312,11 +417,17 @@ class Call:
 @dataclass
 class Recorder:
     """Records every AWS call made while `active` is set, from botocore's events on every
-    client created after `install()` (boto3's, PynamoDB's, any other library's)."""
+    client created after `install()` (boto3's, PynamoDB's, any other library's), but those
+    created under `unrecorded()` (the bench's own). For DynamoDB it also keeps the items each
+    read returned, and calls `on_write(table, params)` before each write is sent."""
 
     calls: list[Call] = field(default_factory=list)
     active: bool = False
     clients: int = 0
+    # (table, strongly consistent, the items returned) of each DynamoDB read while active.
+    reads: list[tuple[str | None, bool, list[dict[str, Any]]]] = field(default_factory=list)
+    on_write: Callable[[str, dict[str, Any]], None] | None = None
+    hooking: bool = True
 
     def install(self) -> None:
         """Hook `before-parameter-build` and `before-call` on every botocore client created
@@ -328,9 +439,12 @@ class Recorder:
 
         def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
             client = original(session, *args, **kwargs)
+            if not recorder.hooking:
+                return client
             events = client.meta.events
             events.register("before-parameter-build.*.*", recorder._params)
             events.register("before-call.*.*", recorder._call)
+            events.register("after-call.dynamodb.*", recorder._returned)
             recorder.clients += 1
             return client
 
@@ -340,10 +454,32 @@ class Recorder:
     def _params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["bench_params"] = dict(params)
 
+    def unrecorded(self, make: Callable[[], Any]) -> Any:
+        """A client made by `make` whose calls are never recorded."""
+        self.hooking = False
+        try:
+            return make()
+        finally:
+            self.hooking = True
+
+    def _returned(self, parsed: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
+        if not self.active or not isinstance(parsed, dict):
+            return
+        items = [parsed["Item"]] if "Item" in parsed else list(parsed.get("Items") or [])
+        if model.name in ("GetItem", "Query", "Scan"):
+            params = context.get("bench_params") or {}
+            self.reads.append((params.get("TableName"), bool(params.get("ConsistentRead")), items))
+
     def _call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         if not self.active:
             return
         params = context.get("bench_params") or {}
+        if (
+            self.on_write is not None
+            and model.service_model.service_name == "dynamodb"
+            and model.name in ("PutItem", "UpdateItem", "DeleteItem")
+        ):
+            self.on_write(str(params.get("TableName")), params)
         self.calls.append(
             Call(
                 service=model.service_model.service_name,
@@ -358,3 +494,8 @@ class Recorder:
         """The calls recorded so far, clearing them."""
         calls, self.calls = self.calls, []
         return calls
+
+    def take_reads(self) -> list[tuple[str | None, bool, list[dict[str, Any]]]]:
+        """The DynamoDB reads' items recorded so far, clearing them."""
+        reads, self.reads = self.reads, []
+        return reads
