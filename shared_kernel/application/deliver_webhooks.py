@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -101,7 +102,11 @@ class DeliverToEndpoint:
         if event is None:
             logger.warning("event gone; delivery stops", extra=_ids(message))
             return self._counted(Outcome.EVENT_GONE)
-        result = self._attempt(endpoint, event, now)
+        secrets = self.endpoints.signing_secrets(endpoint, now)
+        if not secrets:  # deleted since it was read: nothing to sign with, nothing to send
+            logger.info("endpoint deleted; delivery stops", extra=_ids(message))
+            return self._counted(Outcome.ENDPOINT_DELETED)
+        result = self._attempt(endpoint, secrets, event, now)
         last = not message.resend and self.schedule.wait_after(message.attempt) is None
         failed = not result.delivered and (message.resend or last)
         self.log.record(
@@ -127,14 +132,15 @@ class DeliverToEndpoint:
             return self._counted(Outcome.FAILED)
         return self._retry(message, now, context)
 
-    def _attempt(self, endpoint: WebhookEndpoint, event: StoredEvent, now: datetime) -> PostResult:
+    def _attempt(
+        self, endpoint: WebhookEndpoint, secrets: Sequence[str], event: StoredEvent, now: datetime
+    ) -> PostResult:
         try:
             addresses = self.url_guard(endpoint.url)
         except UnsafeUrl:
             # Refused now (DNS may have changed since registration): nothing is sent; the
             # attempt counts as failed and the schedule goes on, as for any failure.
             return PostResult(None, URL_REFUSED, 0)
-        secrets = self.endpoints.signing_secrets(endpoint, now)
         headers = {
             "Content-Type": "application/json",
             "Gateway-Event-Id": str(event.id),

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from dataclasses import replace
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 
@@ -21,6 +22,7 @@ from shared_kernel.application.webhook_ports import (
     EndpointDelivery,
     FanOut,
     PostResult,
+    WebhookEndpoint,
 )
 from shared_kernel.application.webhook_schedule import RETRY_WAITS_S, RetrySchedule
 
@@ -220,6 +222,30 @@ def test_a_deleted_endpoint_stops_its_retries() -> None:
     """Once the endpoint is deleted its pending attempt sends nothing and queues nothing."""
     sender = Sender(FAILING)
     sender.endpoints.delete(sender.endpoint.id)
+
+    outcome = sender.deliver(sender.first(attempt=2))
+
+    assert (Outcome.ENDPOINT_DELETED, [], [], []) == (
+        outcome,
+        sender.poster.posts,
+        sender.queue.delivered,
+        sender.log.attempts(EVENT.id),
+    )
+
+
+def test_an_endpoint_deleted_after_it_was_read_sends_nothing_and_records_nothing() -> None:
+    """Deleted between the read of the endpoint and of its secrets (none are left to sign
+    with): ENDPOINT_DELETED, as when the read finds it gone, never an error to retry."""
+    sender = Sender(FAILING)
+    endpoint = sender.endpoint
+    read = sender.endpoints.get
+
+    def read_then_deleted(merchant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
+        found = read(merchant_id, endpoint_id)
+        sender.endpoints.delete(endpoint.id)
+        return found
+
+    sender.endpoints.get = read_then_deleted  # type: ignore[method-assign]
 
     outcome = sender.deliver(sender.first(attempt=2))
 

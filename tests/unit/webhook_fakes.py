@@ -79,8 +79,9 @@ class InMemoryWebhookEndpoints:
         return endpoint
 
     def delete(self, endpoint_id: UUID) -> None:
-        """Delete an endpoint (its pending retries must then stop)."""
+        """Delete an endpoint (its pending retries must then stop) and its secrets."""
         del self.endpoints[endpoint_id]
+        del self.secrets[endpoint_id]
 
     def subscribed(self, merchant_id: UUID, event_type: str) -> Sequence[WebhookEndpoint]:
         """The merchant's endpoints that want `event_type`, in the order added."""
@@ -96,8 +97,8 @@ class InMemoryWebhookEndpoints:
         return endpoint if endpoint is not None and endpoint.merchant_id == merchant_id else None
 
     def signing_secrets(self, endpoint: WebhookEndpoint, now: datetime) -> Sequence[str]:
-        """The endpoint's secrets as registered."""
-        return list(self.secrets[endpoint.id])
+        """The endpoint's secrets as registered; none once it is deleted (as the adapter)."""
+        return list(self.secrets.get(endpoint.id, []))
 
 
 @dataclass
