@@ -50,8 +50,9 @@ def dimensions(alarm: dict[str, Any]) -> dict[str, Any]:
 def test_every_alarm_is_in_the_resources_template_and_notifies_the_alarm_topic(
     templates: dict[str, dict[str, Any]],
 ) -> None:
-    """Six alarms in resources (DLQ, queue age, forwarder errors, reconciler ALERTs, 5xx of
-    each API), none in the function services; every one notifies the SNS alarm topic."""
+    """Nine alarms in resources (each DLQ, queue age, forwarder and webhook sender errors,
+    the events recorder's iterator age, reconciler ALERTs, 5xx of each API), none in the
+    function services; every one notifies the SNS alarm topic."""
     alarms = {
         service: of_type(resources, "AWS::CloudWatch::Alarm")
         for service, resources in templates.items()
@@ -61,7 +62,10 @@ def test_every_alarm_is_in_the_resources_template_and_notifies_the_alarm_topic(
         ("AWS/ApiGateway", "5XXError"),
         ("AWS/ApiGateway", "5XXError"),
         ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "IteratorAge"),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         (NAMESPACE, "ReconcileAlerts"),
     ] == watched
@@ -105,37 +109,51 @@ def test_cloudwatch_may_use_the_alarm_topics_key_for_this_stages_alarms_only(
 def test_the_queue_alarms_watch_the_dead_letter_and_the_payment_queue(
     templates: dict[str, dict[str, Any]],
 ) -> None:
-    """Messages visible in the DLQ, and the age of the payment queue's oldest message."""
+    """Messages visible in each DLQ, and the age of the payment queue's oldest message."""
     alarms = of_type(templates["resources"], "AWS::CloudWatch::Alarm")
-    by_metric = {
-        a["MetricName"]: dimensions(a)["QueueName"]
+    watched = sorted(
+        (a["MetricName"], dimensions(a)["QueueName"]["Fn::GetAtt"][0])
         for a in alarms.values()
         if a["Namespace"] == "AWS/SQS"
-    }
-    assert {"Fn::GetAtt": ["PaymentsDeadLetterQueue", "QueueName"]} == by_metric[
-        "ApproximateNumberOfMessagesVisible"
-    ]
-    assert {"Fn::GetAtt": ["PaymentsQueue", "QueueName"]} == by_metric[
-        "ApproximateAgeOfOldestMessage"
-    ]
+    )
+    assert [
+        ("ApproximateAgeOfOldestMessage", "PaymentsQueue"),
+        ("ApproximateNumberOfMessagesVisible", "PaymentsDeadLetterQueue"),
+        ("ApproximateNumberOfMessagesVisible", "WebhookDeadLetterQueue"),
+    ] == watched
 
 
 def test_the_function_and_api_alarms_name_what_the_other_templates_create(
     templates: dict[str, dict[str, Any]],
 ) -> None:
-    """Forwarder errors name the forwarder's function, each 5xx alarm one REST API's name,
-    the ALERT alarm the reconciler's EMF service and stage and a count its report has."""
+    """The Lambda alarms name the forwarder's, the webhook sender's and the events recorder's
+    functions, each 5xx alarm one REST API's name, the ALERT alarm the reconciler's EMF
+    service and stage and a count its report has."""
     alarms = list(of_type(templates["resources"], "AWS::CloudWatch::Alarm").values())
     functions = of_type(templates["bank-forwarder"], "AWS::Lambda::Function")
+    sender = of_type(templates["webhook-sender"], "AWS::Lambda::Function")
+    recorder = of_type(templates["events"], "AWS::Lambda::Function")
     apis = {
         service: [
             api["Name"] for api in of_type(templates[service], "AWS::ApiGateway::RestApi").values()
         ]
         for service in ("merchant-api", "bank-callback")
     }
-    (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
-    forwarder = functions["ForwardLambdaFunction"]
-    assert forwarder["FunctionName"] == dimensions(errors)["FunctionName"]
+    lambda_alarms = sorted(
+        (a["MetricName"], dimensions(a)["FunctionName"])
+        for a in alarms
+        if a["Namespace"] == "AWS/Lambda"
+    )
+    assert (
+        sorted(
+            [
+                ("Errors", functions["ForwardLambdaFunction"]["FunctionName"]),
+                ("Errors", sender["DeliverLambdaFunction"]["FunctionName"]),
+                ("IteratorAge", recorder["RecordLambdaFunction"]["FunctionName"]),
+            ]
+        )
+        == lambda_alarms
+    )
 
     api_alarms = sorted(dimensions(a)["ApiName"] for a in alarms if a["MetricName"] == "5XXError")
     assert sorted(apis["merchant-api"] + apis["bank-callback"]) == api_alarms

@@ -41,7 +41,7 @@ def test_service_packages_with_handlers_kernel_and_contracts(
 ) -> None:
     """The package builds, holds handlers + shared_kernel + schemas, no boto3 and not the
     operator CLI (gateway_ops, click), under 10 MB."""
-    folder = packaged(service)  # asserts that `osls package` succeeds
+    folder = packaged(service)  # the session deploy packaged it (and exited 0)
 
     (archive,) = folder.glob("*.zip")
     names = zipfile.ZipFile(archive).namelist()
@@ -64,5 +64,5 @@ def test_service_packages_with_handlers_kernel_and_contracts(
 
 def test_resources_template_passes_cfn_lint(packaged: Callable[[str], Path]) -> None:
     """The shared resources' template builds and passes cfn-lint."""
-    template = packaged("resources") / TEMPLATE  # asserts that `osls package` succeeds
+    template = packaged("resources") / TEMPLATE  # as the session deploy packaged it
     assert "" == cfn_lint(template)
