@@ -3,7 +3,8 @@
 The battery runs against the session's one local stack (tests/conftest.py). Each test adds
 a row to FIGURES (payments, bank POSTs, resends after a known 202, extra charges a bank
 without idempotency takes against their bound, failed payments against theirs, lost, charged
-twice, time to settle, and each fault's proof); the `pytest_terminal_summary` hook prints
+twice, the money movements asked, accepted and refused, over-refunds at the bank, time
+to settle, and each fault's proof); the `pytest_terminal_summary` hook prints
 them whatever the output capture, so a run states how hard the gateway was pushed, not only
 that nothing failed. Column meanings: tests/reliability/oracle.py and test_exactly_once.py.
 """
@@ -27,6 +28,8 @@ _COLUMNS = (
     ("failed", "failed <= bound", 20),
     ("lost", "lost", 4),
     ("double_charged", "charged twice", 13),
+    ("actions", "actions asked/202/409", 21),
+    ("over_refunded", "over-refunded", 13),
     ("submit_s", "submit s", 8),
     ("settle_s", "settle s", 8),
     ("faults", "faults injected, and proof", 0),

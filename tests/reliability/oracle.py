@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+# The log's outcomes of a POST that moved money: a charge, or an action executed.
+MOVED_MONEY = frozenset({"charged", "applied"})
+
 
 @dataclass(frozen=True)
 class Window:
@@ -89,12 +92,15 @@ def is_known_202(post: dict[str, Any], read_timeout_s: float) -> bool:
     return post["status"] == 202 and elapsed(post) < read_timeout_s
 
 
-def by_payment(posts: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The POSTs of each payment id, in arrival order (entries with no valid id left out)."""
+def by_payment(
+    posts: Iterable[dict[str, Any]], key: str = "payment_request_id"
+) -> dict[str, list[dict[str, Any]]]:
+    """The POSTs of each payment id (or of each `key`: `action_id` for the log's captures,
+    voids and refunds), in arrival order (entries with no valid id left out)."""
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for post in sorted(posts, key=lambda p: int(p["seq"])):
-        if post.get("payment_request_id"):
-            grouped[post["payment_request_id"]].append(post)
+        if post.get(key):
+            grouped[post[key]].append(post)
     return dict(grouped)
 
 
@@ -104,9 +110,11 @@ def judge(
     read_timeout_s: float,
     kill_windows: Sequence[Window] = (),
     concurrent_s: float = 0.0,
+    key: str = "payment_request_id",
 ) -> ChargeReport:
-    """The figures of `payment_ids` from the request log `posts` (see the module docstring)."""
-    grouped = by_payment(posts)
+    """The figures of `payment_ids` from the request log `posts` (see the module docstring);
+    with `key="action_id"`, of the actions of those ids, judged alike."""
+    grouped = by_payment(posts, key)
     report = ChargeReport()
     for payment_id in payment_ids:
         mine = grouped.get(payment_id, [])
@@ -115,7 +123,7 @@ def judge(
         accepted = [p for p in mine if p["status"] == 202]
         report.held_202 += sum(1 for p in accepted if not is_known_202(p, read_timeout_s))
         report.accepted[payment_id] = len(accepted)
-        report.charged[payment_id] = sum(1 for p in mine if p["outcome"] == "charged")
+        report.charged[payment_id] = sum(1 for p in mine if p["outcome"] in MOVED_MONEY)
         _resends(report, payment_id, mine, read_timeout_s, kill_windows, concurrent_s)
         _extra_charges(report, accepted, read_timeout_s)
     return report

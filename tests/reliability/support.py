@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import httpx
@@ -25,6 +25,8 @@ from local.event_sources import InvokeFailure, SqsEventSource
 from local.stack import REGION, STAGE, LocalStack
 from tests.conftest import TEST_TUNING, Merchant
 from tests.reliability.oracle import Window
+
+T = TypeVar("T")
 
 FINAL = frozenset({"succeeded", "declined", "failed"})
 RANK = {"pending": 0, "processing": 1, "succeeded": 2, "declined": 2, "failed": 2}
@@ -48,6 +50,11 @@ FORWARD_ATTEMPTS = int(TEST_TUNING["FORWARD_MAX_ATTEMPTS"])
 # The soonest a retry of one message can reach the bank again: the first back-off with
 # equal jitter ([1/2, 1] of the base). A resend sooner than that came from another delivery.
 LEAST_RETRY_S = float(TEST_TUNING["FORWARD_BACKOFF_BASE_S"]) / 2
+
+
+# The flaky bank of the battery: 30% of POSTs answer 503, 10% are executed but answered 3 s
+# late (past the read timeout), every call +20 ms.
+FLAKY_BANK = {"error_rate": 0.3, "timeout_rate": 0.1, "timeout_ms": 3000, "latency_ms": 20}
 
 
 def scale() -> int:
@@ -265,6 +272,12 @@ class BankLog:
         posts: list[dict[str, Any]] = read["requests"]
         return posts
 
+    def action_posts(self) -> list[dict[str, Any]]:
+        """Every capture, void and refund request received since the mark (none lost)."""
+        read = self._read(after=self.mark)
+        assert 0 == read["dropped"], "the request log dropped entries"
+        return [p for p in read["requests"] if p["kind"] != "payment"]
+
     def double_charged_since(self) -> int:
         """Payments the bank charged twice since the mark (its own count)."""
         now = int(self.bank.get("/_sim/stats").json()["double_charged"])
@@ -296,6 +309,33 @@ def wait_in_flight(source: SqsEventSource, timeout: float = 10.0) -> bool:
     return True
 
 
+def kill_forwarder_while(
+    work: Callable[[], T], stack: LocalStack, kills: int, seed: int
+) -> tuple[T, list[Kill]]:
+    """Run `work` in a thread while the forwarder is SIGKILLed `kills` times, each at a
+    random moment (0.5-3 s apart) when a batch is in flight, and started again."""
+    source: SqsEventSource = stack.forwarder_source
+    results: list[T] = []
+    worker = threading.Thread(target=lambda: results.append(work()), name="reliability-work")
+    chaos = random.Random(seed)
+    worker.start()
+    done: list[Kill] = []
+    for _ in range(kills):
+        time.sleep(chaos.uniform(0.5, 3.0))
+        wait_in_flight(source)
+        started = time.monotonic()
+        downtime = stack.restart("bank-forwarder")
+        done.append(Kill(started, time.monotonic(), downtime))
+    worker.join()
+    failures = source.invoke_failures()
+    for kill in done:
+        # In flight at the kill: started before it and failed during the restart (a poller
+        # may also invoke the dead function before the restart pauses it: not counted).
+        kill.failed = [f for f in failures if f.started < kill.started <= f.ended <= kill.ended]
+    assert results, "the work run during the kills raised"
+    return results[0], done
+
+
 def kill_forwarder_while_submitting(
     api: httpx.Client,
     merchant: Merchant,
@@ -306,26 +346,6 @@ def kill_forwarder_while_submitting(
 ) -> tuple[Submitted, list[Kill]]:
     """Submit `count` payments while the forwarder is SIGKILLed `kills` times, each at a
     random moment (0.5-3 s apart) when a batch is in flight, and started again."""
-    source: SqsEventSource = stack.forwarder_source
-    submitted: list[Submitted] = []
-
-    def submit() -> None:
-        submitted.append(submit_many(api, merchant, count, offset=1))
-
-    chaos = random.Random(seed)
-    sender = threading.Thread(target=submit, name="reliability-submit")
-    sender.start()
-    done: list[Kill] = []
-    for _ in range(kills):
-        time.sleep(chaos.uniform(0.5, 3.0))
-        wait_in_flight(source)
-        started = time.monotonic()
-        downtime = stack.restart("bank-forwarder")
-        done.append(Kill(started, time.monotonic(), downtime))
-    sender.join()
-    failures = source.invoke_failures()
-    for kill in done:
-        # In flight at the kill: started before it and failed during the restart (a poller
-        # may also invoke the dead function before the restart pauses it: not counted).
-        kill.failed = [f for f in failures if f.started < kill.started <= f.ended <= kill.ended]
-    return submitted[0], done
+    return kill_forwarder_while(
+        lambda: submit_many(api, merchant, count, offset=1), stack, kills, seed
+    )

@@ -36,6 +36,7 @@ from tests.reliability.oracle import (
     upper_bound,
 )
 from tests.reliability.support import (
+    FLAKY_BANK,
     FORWARD_ATTEMPTS,
     LEAST_RETRY_S,
     READ_TIMEOUT_S,
@@ -58,7 +59,6 @@ from tests.reliability.support import (
 
 pytestmark = pytest.mark.reliability
 
-FLAKY_BANK = {"error_rate": 0.3, "timeout_rate": 0.1, "timeout_ms": 3000, "latency_ms": 20}
 ACCEPTED_BY_BANK = frozenset({"succeeded", "declined"})
 
 

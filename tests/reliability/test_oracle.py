@@ -132,3 +132,22 @@ def test_resend_sooner_than_any_retry_is_a_concurrent_delivery() -> None:
 
     assert ([], 1) == (soon.unexcused_resends, len(soon.concurrent_resends))
     assert (1, []) == (len(strict.unexcused_resends), strict.concurrent_resends)
+
+
+def test_actions_are_judged_by_action_id_and_an_applied_one_counts() -> None:
+    """With key="action_id" the log's refunds of one payment are judged per action: a second
+    POST of the same action after its known 202 is a resend, another action's is not, and an
+    `applied` answer counts as money moved."""
+    first, second = "9a1d0c5e-7c1b-4d7e-9a57-2f4f3f0e8a11", "8b1d0c5e-7c1b-4d7e-9a57-2f4f3f0e8a11"
+    log = [
+        {**post(1, 202, 10.0, 10.1), "action_id": first, "outcome": "applied"},
+        {**post(2, 202, 11.0, 11.1), "action_id": second, "outcome": "applied"},
+        {**post(3, 202, 30.0, 30.1), "action_id": first, "outcome": "repeat"},
+    ]
+
+    report = judge(log, [first, second], TIMEOUT_S, key="action_id")
+
+    assert ({first: 1, second: 1}, 3) == (report.charged, report.posts)
+    assert [f"{first} POST #3 after the 202 of #1"] == [
+        r.split(" (")[0] for r in report.unexcused_resends
+    ]
