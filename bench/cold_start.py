@@ -56,6 +56,20 @@ TABLES: dict[str, list[str]] = {
     "reconcile": ["payments"],
     "payment_updates": ["payments"],
     "method_not_allowed": [],
+    "request_action": ["idempotency", "payments"],
+    "get_action": ["payments"],
+    "list_actions": ["payments"],
+    "action_updates": ["payments"],
+    "list_events": ["events"],
+    "get_event": ["events"],
+    "create_webhook_endpoint": ["webhook_endpoints"],
+    "list_webhook_endpoints": ["webhook_endpoints"],
+    "delete_webhook_endpoint": ["webhook_endpoints"],
+    "rotate_webhook_secret": ["webhook_endpoints"],
+    "list_deliveries": ["events"],
+    "resend_event": ["events", "webhook_endpoints"],
+    "record": ["events"],
+    "deliver": ["events", "webhook_endpoints"],
 }
 # What a first invocation builds (gateway attributes), and the clients that means.
 BUILD: dict[str, tuple[list[str], list[str]]] = {
@@ -68,6 +82,23 @@ BUILD: dict[str, tuple[list[str], list[str]]] = {
     "reconcile": (["reconcile"], ["dynamodb", "sqs"]),
     "payment_updates": (["secrets", "apply_bank_update"], ["dynamodb", "secretsmanager"]),
     "method_not_allowed": ([], []),
+    # The three routes of one module (capture, void, refunds): a first capture builds its
+    # use case and the idempotency store.
+    "request_action": (["request_capture", "idempotency"], ["dynamodb", "sqs"]),
+    "get_action": (["get_action"], ["dynamodb"]),
+    "list_actions": (["list_actions"], ["dynamodb"]),
+    "action_updates": (["secrets", "apply_action_update"], ["dynamodb", "secretsmanager"]),
+    "list_events": (["list_events"], ["dynamodb"]),
+    "get_event": (["get_event"], ["dynamodb"]),
+    "create_webhook_endpoint": (["create_webhook_endpoint", "url_guard"], ["dynamodb", "kms"]),
+    "list_webhook_endpoints": (["list_webhook_endpoints"], ["dynamodb"]),
+    "delete_webhook_endpoint": (["delete_webhook_endpoint"], ["dynamodb"]),
+    "rotate_webhook_secret": (["rotate_webhook_secret"], ["dynamodb", "kms"]),
+    "list_deliveries": (["list_deliveries"], ["dynamodb"]),
+    "resend_event": (["resend_event"], ["dynamodb", "sqs"]),
+    "record": (["record_events"], ["dynamodb", "sqs"]),
+    # A first delivery builds both use cases of the sender's queue (fan-out and delivery).
+    "deliver": (["fan_out_event", "deliver_to_endpoint"], ["dynamodb", "sqs", "kms"]),
 }
 # What the Lambda Python runtime provides beside the package: the AWS SDK and the
 # libraries it needs (the packages leave boto3, botocore, s3transfer and jmespath out).
@@ -78,7 +109,7 @@ import time
 t0 = time.perf_counter()
 import importlib, json, sys
 module = importlib.import_module({module!r})
-module.handler
+getattr(module, {function!r})
 t1 = time.perf_counter()
 if {build!r}:  # a function that needs no AWS client never builds the Gateway
     from shared_kernel.bootstrap import gateway
@@ -98,6 +129,10 @@ for table in {tables!r}:
             pass
     elif table == "api_keys":
         app.merchants.merchant_for("00" * 32)
+    elif table == "events":
+        app.events.get(uuid4(), uuid4())
+    elif table == "webhook_endpoints":
+        app.webhook_endpoints.get(uuid4(), uuid4())
     else:
         app.idempotency.get("bench#first-read")
 t2 = time.perf_counter()
@@ -200,6 +235,11 @@ def _env(endpoint: str) -> dict[str, str]:
             "API_KEY_PEPPER_SECRET_ID": "gateway-local/api-key-pepper",
             "CARD_FINGERPRINT_KEY_SECRET_ID": "gateway-local/card-fingerprint-key",
             "IDEMPOTENCY_TABLE": "gateway-local-idempotency",
+            "EVENTS_TABLE": "gateway-local-events",
+            "WEBHOOK_ENDPOINTS_TABLE": "gateway-local-webhook-endpoints",
+            "WEBHOOK_SECRET_KEY_ID": "alias/gateway-local-webhook-secrets",
+            "DELIVERIES_TABLE": "gateway-local-webhook-deliveries",
+            "WEBHOOK_QUEUE_URL": "http://127.0.0.1:9/123456789012/gateway-local-webhooks",
             "POWERTOOLS_SERVICE_NAME": "bench",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -214,21 +254,26 @@ class Function:
     service: str
     name: str  # the bench's name: the handler module's file name
     module: str  # as Lambda imports it, from the template's `handler`
+    function: str  # the module's attribute the template names (`handler`, `capture`, ...)
     task: Path
 
 
-def template_functions() -> list[tuple[str, str, str]]:
-    """(service, bench name, module) of every function the service templates declare."""
+def template_functions() -> list[tuple[str, str, str, str]]:
+    """(service, bench name, module, attribute) of every handler module the service
+    templates name (a module that serves several functions, as the capture, void and refund
+    routes' does, once: its cold start is its import)."""
     from bench.packages import SERVICES
     from local.cloudformation import load_yaml
 
-    found = []
+    found: list[tuple[str, str, str, str]] = []
     for service in SERVICES:
         document = load_yaml(ROOT / "services" / service / "serverless.yml")
         for function in (document.get("functions") or {}).values():
-            module = str(function["handler"]).rsplit(".", 1)[0].replace("/", ".")
-            found.append((service, module.rsplit(".", 1)[1], module))
-    missing = sorted(name for _, name, _ in found if name not in BUILD or name not in TABLES)
+            path, attribute = str(function["handler"]).rsplit(".", 1)
+            module = path.replace("/", ".")
+            if all(module != seen for _, _, seen, _ in found):
+                found.append((service, module.rsplit(".", 1)[1], module, attribute))
+    missing = sorted(name for _, name, _, _ in found if name not in BUILD or name not in TABLES)
     if missing:
         raise RuntimeError(f"no cold-start recipe (BUILD, TABLES) for functions {missing}")
     return found
@@ -268,7 +313,7 @@ def lambda_layout() -> Iterator[tuple[list[Function], Path]]:
         shipped: dict[str, set[str]] = {}
         functions = []
         try:
-            for service, name, module in template_functions():
+            for service, name, module, attribute in template_functions():
                 if service not in tasks:
                     archive = package(service, root / "packages" / service)
                     tasks[service] = root / "task" / service
@@ -276,7 +321,7 @@ def lambda_layout() -> Iterator[tuple[list[Function], Path]]:
                         zipped.extractall(tasks[service])
                     shipped[service] = set(_bytecode(tasks[service]))
                     _read_only(tasks[service])
-                functions.append(Function(service, name, module, tasks[service]))
+                functions.append(Function(service, name, module, attribute, tasks[service]))
             yield functions, runtime
             written = {
                 s: new for s, t in tasks.items() if (new := sorted(set(_bytecode(t)) - shipped[s]))
@@ -332,7 +377,9 @@ def _measure(runs: int, env: dict[str, str]) -> list[ColdStart]:
             tables = TABLES[f.name]
             sides[f.name] = (
                 (
-                    _HANDLER_CHILD.format(module=f.module, build=build, tables=tables),
+                    _HANDLER_CHILD.format(
+                        module=f.module, function=f.function, build=build, tables=tables
+                    ),
                     [f.task, runtime],
                     f.task,
                 ),

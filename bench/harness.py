@@ -312,53 +312,41 @@ def callback_event(
     secret: str, payment_id: str, merchant_id: str, status: str = "PAID"
 ) -> dict[str, Any]:
     """POST /bank/payment-updates, signed like the bank signs it."""
-    from shared_kernel.adapters.bank.signature import sign
-
-    body = json.dumps(
-        {
-            "payment_request_id": payment_id,
-            "merchant_id": merchant_id,
-            "status": status,
-            "bank_reference": "bank_" + secrets.token_hex(6),
-            "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        separators=(",", ":"),
-    )
-    headers = {
-        "Content-Type": "application/json",
-        "X-Bank-Signature": sign(secret, int(time.time()), body.encode()),
-        "Host": "callback.example",
+    update = {
+        "payment_request_id": payment_id,
+        "merchant_id": merchant_id,
+        "status": status,
+        "bank_reference": "bank_" + secrets.token_hex(6),
     }
-    return _api_event(
-        "POST", "/bank/payment-updates", "/bank/payment-updates", None, headers, body, None
-    )
+    return _bank_callback(secret, "/bank/payment-updates", update)
 
 
 def action_update_event(
     secret: str, payment_id: str, merchant_id: str, action_id: str, kind: str
 ) -> dict[str, Any]:
     """POST /bank/action-updates: the action `action_id` of type `kind` SUCCEEDED, signed."""
+    update = {
+        "payment_request_id": payment_id,
+        "merchant_id": merchant_id,
+        "action_id": action_id,
+        "type": kind,
+        "status": "SUCCEEDED",
+    }
+    return _bank_callback(secret, "/bank/action-updates", update)
+
+
+def _bank_callback(secret: str, path: str, update: dict[str, Any]) -> dict[str, Any]:
+    """A POST of `update` (stamped `occurred_at` now) to the callback API, signed."""
     from shared_kernel.adapters.bank.signature import sign
 
-    body = json.dumps(
-        {
-            "payment_request_id": payment_id,
-            "merchant_id": merchant_id,
-            "action_id": action_id,
-            "type": kind,
-            "status": "SUCCEEDED",
-            "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        separators=(",", ":"),
-    )
+    document = {**update, "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    body = json.dumps(document, separators=(",", ":"))
     headers = {
         "Content-Type": "application/json",
         "X-Bank-Signature": sign(secret, int(time.time()), body.encode()),
         "Host": "callback.example",
     }
-    return _api_event(
-        "POST", "/bank/action-updates", "/bank/action-updates", None, headers, body, None
-    )
+    return _api_event("POST", path, path, None, headers, body, None)
 
 
 def sqs_event(

@@ -46,6 +46,7 @@ from bench.harness import (
     webhook_endpoint_event,
 )
 from bench.requests_count import Lifecycle, gsi_writes, item_size, read_units, write_units
+from bench.warm import floor_item
 from local.template_resources import TableLayout, table_layout
 
 AMOUNT = 1050
@@ -405,24 +406,16 @@ class Floors:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self.dynamodb.put_item(
             TableName=self.table,
-            Item={
-                "payment_id": {"S": payment_id},
-                "merchant_id": {"S": self.merchant_id},
-                "amount": {"N": str(AMOUNT)},
-                "currency": {"S": "GBP"},
-                "card_last4": {"S": "4242"},
-                "card_brand": {"S": "visa"},
-                "expiry_month": {"N": "12"},
-                "expiry_year": {"N": "2030"},
-                "reference": {"S": "order-floor"},
-                "status": {"S": "succeeded"},
-                "capture_method": {"S": "automatic"},
-                "amount_captured": {"N": str(AMOUNT)},
-                "created_at": {"S": now},
-                "updated_at": {"S": now},
-                "actions": {"M": {}},
-                "version": {"N": "3"},
-            },
+            Item=floor_item(
+                payment_id,
+                self.merchant_id,
+                now,
+                status={"S": "succeeded"},
+                capture_method={"S": "automatic"},
+                amount_captured={"N": str(AMOUNT)},
+                actions={"M": {}},
+                version={"N": "3"},
+            ),
         )
         return payment_id
 

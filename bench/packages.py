@@ -11,7 +11,7 @@ from typing import Any
 
 from local.deploy import osls_package
 
-SERVICES = ("merchant-api", "bank-forwarder", "bank-callback")
+SERVICES = ("merchant-api", "bank-forwarder", "bank-callback", "events", "webhook-sender")
 MAX_ZIP_BYTES = 10 * 1024 * 1024
 
 

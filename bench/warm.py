@@ -107,6 +107,27 @@ def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, answer
 
 
+def floor_item(
+    payment_id: str, merchant_id: str, now: str, **attributes: dict[str, Any]
+) -> dict[str, Any]:
+    """A payment item of the stored shape for the floors: the card's and amount's
+    attributes, the times, and `attributes`."""
+    return {
+        "payment_id": {"S": payment_id},
+        "merchant_id": {"S": merchant_id},
+        "amount": {"N": "1050"},
+        "currency": {"S": "GBP"},
+        "card_last4": {"S": "4242"},
+        "card_brand": {"S": "visa"},
+        "expiry_month": {"N": "12"},
+        "expiry_year": {"N": "2030"},
+        "reference": {"S": "order-floor"},
+        "created_at": {"S": now},
+        "updated_at": {"S": now},
+        **attributes,
+    }
+
+
 class Floors:
     """The raw boto3 calls each handler must make, with plain clients (and urllib3 for the
     bank), on items of the same shape."""
@@ -157,25 +178,17 @@ class Floors:
         blob = self._data_key
         self.dynamodb.put_item(
             TableName=self.env["PAYMENTS_TABLE"],
-            Item={
-                "payment_id": {"S": payment_id},
-                "merchant_id": {"S": self.merchant_id},
-                "amount": {"N": "1050"},
-                "currency": {"S": "GBP"},
-                "card_last4": {"S": "4242"},
-                "card_brand": {"S": "visa"},
-                "expiry_month": {"N": "12"},
-                "expiry_year": {"N": "2030"},
-                "reference": {"S": "order-floor"},
-                "status": {"S": "pending"},
-                "sealed_card": {"B": b"\x01" + blob + os.urandom(12 + 20 + 16)},
-                "correlation_id": {"S": "bench-floor"},
-                "created_at": {"S": now},
-                "updated_at": {"S": now},
-                "open_shard": {"S": "open"},
-                "next_check_at": {"S": self._now(timedelta(seconds=30))},
-                "version": {"N": "0"},
-            },
+            Item=floor_item(
+                payment_id,
+                self.merchant_id,
+                now,
+                status={"S": "pending"},
+                sealed_card={"B": b"\x01" + blob + os.urandom(12 + 20 + 16)},
+                correlation_id={"S": "bench-floor"},
+                open_shard={"S": "open"},
+                next_check_at={"S": self._now(timedelta(seconds=30))},
+                version={"N": "0"},
+            ),
             ConditionExpression="attribute_not_exists(payment_id)",
         )
         self.sqs.send_message(
