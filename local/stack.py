@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,21 @@ DEFAULT_BANK_API_KEY = "local-dev-bank-api-key"
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    (port,) = free_ports(1)
+    return port
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports on 127.0.0.1 that nothing listens on right now (all bound
+    at once, so that the kernel cannot hand out one twice as it can to successive calls)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 class PortsUnavailable(RuntimeError):
@@ -75,23 +87,30 @@ def _env_seconds(name: str) -> float | None:
 
 @dataclass
 class Ports:
-    """Public ports (SPEC §2) and the internal ones behind them."""
+    """Public ports (SPEC §2) and the internal ones behind them (0: a free one, picked when
+    made)."""
 
     merchant_api: int = 3000
     callback_api: int = 3001
     bank_simulator: int = 3002
     aws_emulator: int = 4566
     webhook_sink: int = 3003
-    merchant_offline: int = field(default_factory=free_port)
-    merchant_lambda: int = field(default_factory=free_port)
-    callback_offline: int = field(default_factory=free_port)
-    callback_lambda: int = field(default_factory=free_port)
-    forwarder_offline: int = field(default_factory=free_port)
-    forwarder_lambda: int = field(default_factory=free_port)
-    events_offline: int = field(default_factory=free_port)
-    events_lambda: int = field(default_factory=free_port)
-    sender_offline: int = field(default_factory=free_port)
-    sender_lambda: int = field(default_factory=free_port)
+    merchant_offline: int = 0
+    merchant_lambda: int = 0
+    callback_offline: int = 0
+    callback_lambda: int = 0
+    forwarder_offline: int = 0
+    forwarder_lambda: int = 0
+    events_offline: int = 0
+    events_lambda: int = 0
+    sender_offline: int = 0
+    sender_lambda: int = 0
+
+    def __post_init__(self) -> None:
+        """Each internal port left 0 gets a free one, all of them distinct."""
+        unset = [f.name for f in fields(self) if getattr(self, f.name) == 0]
+        for name, port in zip(unset, free_ports(len(unset)), strict=True):
+            setattr(self, name, port)
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -107,7 +126,7 @@ class Ports:
     @classmethod
     def all_free(cls) -> Ports:
         """Every port free (for test runs beside a developer's `make start`)."""
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(*free_ports(len(fields(cls))))
 
     def problems(self) -> list[str]:
         """Why the stack could not listen on these ports: one line per port that is taken or

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import Ports, PortsUnavailable, free_port, port_free
+from local.stack import Ports, PortsUnavailable, free_port, free_ports, port_free
 
 pytestmark = pytest.mark.local
 
@@ -77,9 +77,9 @@ def test_a_taken_port_stops_make_start_before_anything_starts(
 
 def test_two_parts_given_one_port_are_both_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two variables set to the same port: one problem naming both variables."""
-    shared = free_port()
-    for name in PORT_VARIABLES:
-        monkeypatch.setenv(name, str(free_port()))
+    shared, *distinct = free_ports(len(PORT_VARIABLES) + 1)
+    for name, port in zip(PORT_VARIABLES, distinct, strict=True):
+        monkeypatch.setenv(name, str(port))
     monkeypatch.setenv("MERCHANT_API_PORT", str(shared))
     monkeypatch.setenv("CALLBACK_API_PORT", str(shared))
 
