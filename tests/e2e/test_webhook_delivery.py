@@ -1,7 +1,8 @@
 """Webhooks end to end through the running gateway (SPEC §10): a payment's events reach a
-merchant's endpoint signed over the exact bytes, each attempt is recorded, a failing endpoint
-is retried on the (scaled) schedule until it fails after 9 attempts, and it never holds up a
-healthy one. The receivers are servers of this test's own on 127.0.0.1."""
+merchant's endpoint signed over the exact bytes, with each attempt recorded. The receiver is
+a server of this test's own on 127.0.0.1. Failing, slow and hanging endpoints, and the retry
+schedule to its end, are the reliability battery's (tests/reliability/
+test_webhooks_under_faults.py)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,10 @@ class Receiver:
 
 
 @pytest.fixture
-def receivers() -> Iterator[tuple[str, Receiver, str, Receiver]]:
-    """A healthy receiver (200) and a dead one (500), each on its own port of 127.0.0.1,
-    stopped at the end of the test."""
+def receivers() -> Iterator[tuple[str, Receiver]]:
+    """A healthy receiver (200) on a port of 127.0.0.1, stopped at the end of the test."""
     started = []
-    for status in (200, 500):
+    for status in (200,):
         receiver = Receiver(status)
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,13 +69,8 @@ def receivers() -> Iterator[tuple[str, Receiver, str, Receiver]]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         started.append((server, receiver))
     try:
-        (good, good_receiver), (dead, dead_receiver) = started
-        yield (
-            f"http://127.0.0.1:{good.server_address[1]}/hooks",
-            good_receiver,
-            f"http://127.0.0.1:{dead.server_address[1]}/hooks",
-            dead_receiver,
-        )
+        ((good, good_receiver),) = started
+        yield f"http://127.0.0.1:{good.server_address[1]}/hooks", good_receiver
     finally:
         for server, _ in started:
             server.shutdown()
@@ -110,18 +105,16 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_a_payments_events_reach_the_endpoint_signed_and_a_dead_one_ends_failed(
-    api: httpx.Client, stack: LocalStack, receivers: tuple[str, Receiver, str, Receiver]
+def test_a_payments_events_reach_the_endpoint_signed_over_the_exact_bytes(
+    api: httpx.Client, stack: LocalStack, receivers: tuple[str, Receiver]
 ) -> None:
-    """A payment's `payment.processing` and `payment.succeeded` arrive at the healthy
-    endpoint signed over the exact bytes (Gateway-Event-Id = the event's id, the body =
-    the event the API shows); the dead endpoint gets the same events 9 times each, then
-    its deliveries are recorded `failed`; the healthy one got each event once, first try."""
-    good_url, good, dead_url, dead = receivers
+    """A payment's `payment.processing` and `payment.succeeded` arrive at the endpoint signed
+    over the exact bytes with its secret (and with no other), Gateway-Event-Id = the event's
+    id, the body = the event the API shows; each once, first try, as the deliveries say."""
+    good_url, good = receivers
     created = stack.register_merchant(f"Webhook e2e merchant {uuid.uuid4().hex[:6]}")
     merchant = Merchant(created["merchant_id"], created["api_key"])
     good_endpoint = register(api, merchant, good_url)
-    dead_endpoint = register(api, merchant, dead_url)
 
     submitted = api.post(
         f"/merchant/{merchant.id}/payments",
@@ -132,6 +125,7 @@ def test_a_payments_events_reach_the_endpoint_signed_and_a_dead_one_ends_failed(
     payment_id = submitted.json()["id"]
     wanted = {"payment.processing", "payment.succeeded"}
     wait_for(lambda: wanted <= {b["type"] for b in good.bodies()}, 60, "both events")
+    time.sleep(1.0)  # a second delivery of either, if one were made, would have come by now
 
     with good.lock:
         good_received = list(good.received)
@@ -140,40 +134,23 @@ def test_a_payments_events_reach_the_endpoint_signed_and_a_dead_one_ends_failed(
         event_id: api.get(f"/merchant/{merchant.id}/events/{event_id}", headers=merchant.auth)
         for event_id in events
     }
+    assert 2 == len(good_received)
     assert {(t, payment_id) for t in wanted} == {
         (json.loads(body)["type"], json.loads(body)["data"]["object"]["id"])
         for _, body in events.values()
     }
     assert all(valid_signature(good_endpoint["secret"], h, b) for h, b in events.values())
-    assert not any(valid_signature(dead_endpoint["secret"], h, b) for h, b in events.values())
+    other_secret = "whsec_" + uuid.uuid4().hex
+    assert not any(valid_signature(other_secret, h, b) for h, b in events.values())
     assert {i: i for i in events} == {i: h["gateway-event-id"] for i, (h, _) in events.items()}
     assert {i: json.loads(b) for i, (_, b) in events.items()} == {
         i: r.json() for i, r in stored.items()
     }
-
-    # The dead endpoint: 9 attempts of each event on the scaled schedule, then failed.
-    def attempts_of(event_id: str) -> list[dict[str, Any]]:
+    for event_id in events:
         page = api.get(
             f"/merchant/{merchant.id}/events/{event_id}/deliveries", headers=merchant.auth
         )
         assert 200 == page.status_code, page.text
-        data: list[dict[str, Any]] = page.json()["data"]
-        return data
-
-    def dead_attempts(event_id: str) -> list[dict[str, Any]]:
-        return [a for a in attempts_of(event_id) if a["endpoint_id"] == dead_endpoint["id"]]
-
-    wait_for(lambda: all(len(dead_attempts(i)) >= 9 for i in events), 120, "9 attempts each")
-    time.sleep(2)  # a 10th attempt, if the schedule went on, would be queued by now
-
-    for event_id in events:
-        good_attempts = [
-            (a["attempt"], a["status_code"])
-            for a in attempts_of(event_id)
-            if a["endpoint_id"] == good_endpoint["id"]
+        assert [(good_endpoint["id"], 1, 200)] == [
+            (a["endpoint_id"], a["attempt"], a["status_code"]) for a in page.json()["data"]
         ]
-        assert [(1, 200)] == good_attempts
-        assert [(n, 500) for n in range(1, 10)] == [
-            (a["attempt"], a["status_code"]) for a in dead_attempts(event_id)
-        ]
-    assert 18 == len([b for b in dead.bodies() if b["id"] in events])

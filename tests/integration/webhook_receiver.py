@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,7 +69,10 @@ class WebhookReceiver:
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request as `behaviour` says."""
-        b = self.behaviour
+        self.respond(handler, self.behaviour)
+
+    def respond(self, handler: BaseHTTPRequestHandler, b: Behaviour) -> None:
+        """Answer one request as `b` says."""
         if b.hang:
             self.stopping.wait(60)
             return
@@ -95,3 +99,21 @@ class WebhookReceiver:
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class ScriptedReceiver(WebhookReceiver):
+    """A receiver whose answer depends on how many requests of the same event (its
+    Gateway-Event-Id) it has seen: `script(n)` for the n-th, 1-based."""
+
+    def __init__(self, script: Callable[[int], Behaviour]) -> None:
+        self.script = script
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        """The behaviour the script gives this request's rank among its event's."""
+        with self.lock:
+            event_id = handler.headers["Gateway-Event-Id"]
+            n = sum(1 for r in self.received if r.headers["Gateway-Event-Id"] == event_id)
+            behaviour = self.script(n)
+        self.respond(handler, behaviour)
