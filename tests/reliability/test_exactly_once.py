@@ -370,7 +370,7 @@ def test_flaky_bank_every_payment_final_none_charged_twice(
     """30% of bank POSTs answer 503, 10% are charged but answer too late (a timeout), every
     call is slowed: retries with back-off and the give-up path still end every payment
     final, each charged at most once, none resent after a 202 the gateway had."""
-    run = flaky_bank(api, bank, shop, table, scaled(500))
+    run = flaky_bank(api, bank, shop, table, scaled(300))
 
     outcome = measure(bank, table, shop, run, figures)
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "contracts" / "merchant-api.openapi.json"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 # Examples per operation and phase: sized for about two minutes on two cores.
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "120"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60"))
 
 
 def test_schemathesis_finds_no_server_error_nor_schema_violation(
