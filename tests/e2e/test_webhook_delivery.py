@@ -43,38 +43,30 @@ class Receiver:
 
 
 @pytest.fixture
-def receivers() -> Iterator[tuple[str, Receiver]]:
-    """A healthy receiver (200) on a port of 127.0.0.1, stopped at the end of the test."""
-    started = []
-    for status in (200,):
-        receiver = Receiver(status)
+def receiver() -> Iterator[tuple[str, Receiver]]:
+    """A healthy receiver (200) on a port of 127.0.0.1, stopped at the end of the test: its
+    URL and what it received."""
+    sink = Receiver(200)
 
-        class Handler(BaseHTTPRequestHandler):
-            sink = receiver
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with sink.lock:
+                sink.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(sink.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with self.sink.lock:
-                    self.sink.received.append(
-                        ({k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                self.send_response(self.sink.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        def log_message(self, *args: Any) -> None:
+            return
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        started.append((server, receiver))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        ((good, good_receiver),) = started
-        yield f"http://127.0.0.1:{good.server_address[1]}/hooks", good_receiver
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", sink
     finally:
-        for server, _ in started:
-            server.shutdown()
-            server.server_close()
+        server.shutdown()
+        server.server_close()
 
 
 def register(api: httpx.Client, merchant: Merchant, url: str) -> dict[str, Any]:
@@ -106,12 +98,12 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
 
 
 def test_a_payments_events_reach_the_endpoint_signed_over_the_exact_bytes(
-    api: httpx.Client, stack: LocalStack, receivers: tuple[str, Receiver]
+    api: httpx.Client, stack: LocalStack, receiver: tuple[str, Receiver]
 ) -> None:
     """A payment's `payment.processing` and `payment.succeeded` arrive at the endpoint signed
     over the exact bytes with its secret (and with no other), Gateway-Event-Id = the event's
     id, the body = the event the API shows; each once, first try, as the deliveries say."""
-    good_url, good = receivers
+    good_url, good = receiver
     created = stack.register_merchant(f"Webhook e2e merchant {uuid.uuid4().hex[:6]}")
     merchant = Merchant(created["merchant_id"], created["api_key"])
     good_endpoint = register(api, merchant, good_url)
